@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs every test: formatting, lints, unit, property and integration tests, and checks
+# that the benches build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/deps.sh
+export CARGO_TERM_COLOR=never
+cargo fmt --all -- --check
+cargo clippy --release --all-targets -- -D warnings
+cargo test --release --all-targets

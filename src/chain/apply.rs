@@ -1,0 +1,306 @@
+//! Applying transactions and blocks, the pending state, and popping blocks.
+//!
+//! Session layout (oldest first): one session per reversible block, then the pending
+//! session (transactions applied ahead of the next block), then at most one transaction
+//! session. Producing a block turns the pending session into the block's session, so its
+//! transactions are not applied twice.
+
+use super::error::{BlockError, TxError};
+use super::evaluators::OperationResult;
+use super::store::BLOCK_SUMMARY_RING;
+use super::verified::VerifiedTransaction;
+use super::Chain;
+use crate::chain::objects::BlockSummaryObject;
+use crate::protocol::chain_params::MAX_UNDO_HISTORY;
+use crate::protocol::{BlockHeader, BlockId, PublicKey, SignedBlock, TransactionId};
+
+/// What the verify stage learned about a block: its id, its verified signer and size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockContext {
+    pub id: BlockId,
+    pub signer: PublicKey,
+    pub packed_size: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxReceipt {
+    pub id: TransactionId,
+    pub results: Vec<OperationResult>,
+}
+
+impl Chain {
+    /// Applies a transaction inside its own undo session: on error nothing changes.
+    pub fn apply_transaction(&mut self, vtx: &VerifiedTransaction) -> Result<TxReceipt, TxError> {
+        self.store.start_session();
+        match self.apply_transaction_body(vtx) {
+            Ok(r) => {
+                self.store.merge_session();
+                Ok(r)
+            }
+            Err(e) => {
+                self.store.undo_session();
+                Err(e)
+            }
+        }
+    }
+
+    fn apply_transaction_body(&mut self, vtx: &VerifiedTransaction) -> Result<TxReceipt, TxError> {
+        let trx = &vtx.trx.trx;
+        let params = &self.store.global().parameters;
+        let (max_size, max_expiration) = (
+            params.maximum_transaction_size,
+            params.maximum_time_until_expiration,
+        );
+        if vtx.packed_size > max_size {
+            return Err(TxError::TooLarge {
+                size: vtx.packed_size as usize,
+                max: max_size,
+            });
+        }
+        let now = self.head_block_time();
+        if trx.expiration < now {
+            return Err(TxError::Expired {
+                expiration: trx.expiration,
+                now,
+            });
+        }
+        if trx.expiration.0 as u64 > now.0 as u64 + max_expiration as u64 {
+            return Err(TxError::ExpirationTooFar {
+                expiration: trx.expiration,
+                now,
+                max_secs: max_expiration,
+            });
+        }
+        let summary = self
+            .store
+            .block_summaries
+            .get(trx.ref_block_num as u64)
+            .copied()
+            .unwrap_or_default();
+        let expected = summary.block_id.tapos_prefix();
+        if expected != trx.ref_block_prefix {
+            return Err(TxError::TaposMismatch {
+                ref_block_num: trx.ref_block_num,
+                expected,
+                got: trx.ref_block_prefix,
+            });
+        }
+        if self.store.dedup.contains(&vtx.id) {
+            return Err(TxError::Duplicate(vtx.id));
+        }
+        self.verify_authority(&trx.required_authorities(), &vtx.signers)?;
+        self.store.dedup.insert(vtx.id, trx.expiration);
+        let mut results = Vec::with_capacity(trx.operations.len());
+        for (index, op) in trx.operations.iter().enumerate() {
+            let r = self
+                .apply_operation(op)
+                .map_err(|error| TxError::Operation {
+                    index,
+                    op: op.name(),
+                    error,
+                })?;
+            results.push(r);
+        }
+        Ok(TxReceipt {
+            id: vtx.id,
+            results,
+        })
+    }
+
+    /// Applies a transaction to the pending state (ahead of the next block). A
+    /// transaction that would overflow the block is refused with `PendingFull`, so the
+    /// caller can hold it for the next block.
+    pub fn push_transaction(&mut self, vtx: &VerifiedTransaction) -> Result<TxReceipt, TxError> {
+        let max_block = self.store.global().parameters.maximum_block_size as usize;
+        if self.pending_bytes + vtx.packed_size as usize > max_block {
+            return Err(TxError::PendingFull { max: max_block });
+        }
+        if !self.pending_open {
+            self.store.start_session();
+            self.pending_open = true;
+        }
+        let r = self.apply_transaction(vtx)?;
+        self.pending_count += 1;
+        self.pending_bytes += vtx.packed_size as usize;
+        Ok(r)
+    }
+
+    /// Undoes the pending state. The caller keeps the transactions it wants to retry.
+    pub fn clear_pending(&mut self) {
+        if self.pending_open {
+            self.store.undo_session();
+            self.pending_open = false;
+        }
+        self.pending_count = 0;
+        self.pending_bytes = 0;
+    }
+
+    /// Makes the pending transactions the next block, as `header` describes it. The
+    /// caller built the header over exactly the pending transactions, in order.
+    pub fn seal_pending_block(
+        &mut self,
+        header: &BlockHeader,
+        ctx: &BlockContext,
+    ) -> Result<(), BlockError> {
+        self.validate_block_header(header, ctx)?;
+        if !self.pending_open {
+            self.store.start_session();
+        }
+        self.pending_open = false;
+        self.pending_count = 0;
+        self.pending_bytes = 0;
+        self.finish_block(header, ctx);
+        Ok(())
+    }
+
+    /// Applies a block received from elsewhere (peer, log). Any pending state is undone
+    /// first; re-applying pending transactions is the caller's job.
+    pub fn apply_block(
+        &mut self,
+        block: &SignedBlock,
+        ctx: &BlockContext,
+        txs: &[VerifiedTransaction],
+    ) -> Result<(), BlockError> {
+        self.clear_pending();
+        if txs.len() != block.transactions.len() {
+            return Err(BlockError::VerificationMismatch);
+        }
+        self.validate_block_header(&block.header, ctx)?;
+        self.store.start_session();
+        for (index, vtx) in txs.iter().enumerate() {
+            if let Err(error) = self.apply_transaction(vtx) {
+                self.store.undo_session();
+                return Err(BlockError::Transaction { index, error });
+            }
+        }
+        self.finish_block(&block.header, ctx);
+        Ok(())
+    }
+
+    /// Undoes the head block. Only reversible blocks can be popped.
+    pub fn pop_block(&mut self) -> Result<(), BlockError> {
+        self.clear_pending();
+        if self.reversible_blocks == 0 {
+            return Err(BlockError::NothingToPop);
+        }
+        self.store.undo_session();
+        self.reversible_blocks -= 1;
+        Ok(())
+    }
+
+    /// Blocks above the last irreversible block, which can still be popped.
+    pub fn reversible_blocks(&self) -> u32 {
+        self.reversible_blocks
+    }
+
+    fn validate_block_header(
+        &self,
+        header: &BlockHeader,
+        ctx: &BlockContext,
+    ) -> Result<(), BlockError> {
+        let dgp = self.store.dynamic();
+        if header.previous != dgp.head_block_id {
+            return Err(BlockError::NotOnHead {
+                num: header.block_num(),
+                head: dgp.head_block_id.to_string(),
+            });
+        }
+        if header.timestamp <= dgp.time {
+            return Err(BlockError::TimestampNotAfterHead {
+                timestamp: header.timestamp,
+                head_time: dgp.time,
+            });
+        }
+        let depth = dgp.head_block_number - dgp.last_irreversible_block_num;
+        if depth >= MAX_UNDO_HISTORY {
+            return Err(BlockError::UndoHistoryFull {
+                depth,
+                max: MAX_UNDO_HISTORY,
+            });
+        }
+        let max_size = self.store.global().parameters.maximum_block_size;
+        if ctx.packed_size > max_size as usize {
+            return Err(BlockError::TooLarge {
+                size: ctx.packed_size,
+                max: max_size,
+            });
+        }
+        let slot = self.slot_at_time(header.timestamp);
+        if slot == 0 || self.slot_time(slot) != header.timestamp {
+            return Err(BlockError::NotOnSlot(header.timestamp));
+        }
+        let scheduled = self.scheduled_witness(slot);
+        if header.witness != scheduled {
+            return Err(BlockError::WrongWitness {
+                timestamp: header.timestamp,
+                scheduled: scheduled.to_string(),
+                named: header.witness.to_string(),
+            });
+        }
+        let witness = self
+            .store
+            .witnesses
+            .get(scheduled.0)
+            .expect("scheduled witnesses exist");
+        if witness.signing_key != ctx.signer {
+            return Err(BlockError::WrongSigner {
+                witness: scheduled.to_string(),
+                signer: ctx.signer.to_string(),
+                expected: witness.signing_key.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The end-of-block steps, in the reference order. The block's session is open.
+    fn finish_block(&mut self, header: &BlockHeader, ctx: &BlockContext) {
+        let num = header.block_num();
+        let maintenance_due = self.store.dynamic().next_maintenance_time <= header.timestamp;
+        let missed = self.slot_at_time(header.timestamp) - 1;
+        self.account_missed_slots(missed, header.witness);
+        let aslot = self.store.modify_dynamic(|d| {
+            d.head_block_number = num;
+            d.head_block_id = ctx.id;
+            d.time = header.timestamp;
+            d.current_witness = header.witness;
+            let filled = (d.recent_slots_filled << 1) | 1;
+            d.recent_slots_filled = filled.checked_shl(missed).unwrap_or(0);
+            d.current_aslot += missed as u64 + 1;
+            d.current_aslot
+        });
+        self.store.witnesses.modify(header.witness.0, |w| {
+            w.last_aslot = aslot;
+            w.last_confirmed_block_num = num;
+        });
+        self.update_last_irreversible_block();
+        if maintenance_due {
+            self.perform_chain_maintenance(num, header.timestamp);
+        }
+        let slot = (num as usize) & (BLOCK_SUMMARY_RING - 1);
+        self.store.block_summaries.modify(slot as u64, |s| {
+            *s = BlockSummaryObject { block_id: ctx.id }
+        });
+        let now = self.head_block_time();
+        self.store.dedup.expire(now);
+        self.set_maintenance_flag(maintenance_due);
+        self.update_witness_schedule();
+        self.reversible_blocks += 1;
+        self.commit_irreversible();
+    }
+
+    /// Drops undo history for blocks at or below the last irreversible block.
+    fn commit_irreversible(&mut self) {
+        let dgp = self.store.dynamic();
+        let keep = dgp.head_block_number - dgp.last_irreversible_block_num;
+        if self.reversible_blocks > keep {
+            let n = self.reversible_blocks - keep;
+            self.store.commit_oldest(n as usize);
+            self.reversible_blocks = keep;
+        }
+        assert_eq!(
+            self.store.session_depth(),
+            self.reversible_blocks as usize,
+            "open sessions must equal reversible blocks after a block"
+        );
+    }
+}

@@ -1,0 +1,11 @@
+//! Carbyne: a Graphene-style DPoS validator appliance built the LMAX way.
+//!
+//! Dependencies point one way: `protocol` ← `chain` ← `pipeline` ← `node`. The chain is
+//! a pure state machine; the pipeline does the hashing and signature checks before it;
+//! the node wires them to the clock and the outside world.
+
+pub mod chain;
+pub mod node;
+pub mod pipeline;
+pub mod protocol;
+pub mod test_utils;

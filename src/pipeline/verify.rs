@@ -1,0 +1,110 @@
+//! The verify stage's work for one transaction or block: everything stateless and
+//! cryptographic, so that the BLP receives `VerifiedTransaction`s.
+
+use crate::chain::objects::KeyId;
+use crate::chain::{BlockContext, Signer, VerifiedTransaction};
+use crate::protocol::block::merkle_root;
+use crate::protocol::codec::{self, CodecError};
+use crate::protocol::keys::verify_single;
+use crate::protocol::transaction::TransactionShapeError;
+use crate::protocol::{ChainId, PublicKey, SignedBlock, SignedTransaction};
+use std::sync::Arc;
+
+/// Decode-time cap for one transaction (the chain parameter is checked by the BLP).
+pub const TRANSACTION_BYTES_MAX: usize = 64 * 1024;
+/// Decode-time cap for one block.
+pub const BLOCK_BYTES_MAX: usize = 8 * 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    #[error("malformed transaction: {0}")]
+    Shape(#[from] TransactionShapeError),
+    #[error("signature {index} is not a valid Ed25519 signature by its key {key}")]
+    BadSignature { index: usize, key: String },
+    #[error("the block's merkle root does not match its transactions")]
+    MerkleMismatch,
+    #[error("the block is not signed by the key {0}")]
+    BadBlockSignature(String),
+}
+
+/// Maps keys to key ids (the verify stage's key cache).
+pub trait KeyLookup {
+    fn key_id(&self, key: &PublicKey) -> Option<KeyId>;
+}
+impl KeyLookup for crate::chain::Chain {
+    fn key_id(&self, key: &PublicKey) -> Option<KeyId> {
+        crate::chain::Chain::key_id(self, key)
+    }
+}
+/// No hints: the BLP resolves every key itself.
+pub struct NoKeyHints;
+impl KeyLookup for NoKeyHints {
+    fn key_id(&self, _key: &PublicKey) -> Option<KeyId> {
+        None
+    }
+}
+
+/// Checks `trx` statelessly, computes its id and signing digest, and verifies each
+/// signature against the key it names.
+pub fn verify_transaction(
+    trx: SignedTransaction,
+    chain_id: &ChainId,
+    keys: &dyn KeyLookup,
+) -> Result<VerifiedTransaction, VerifyError> {
+    trx.validate()?;
+    let unsigned = codec::encode(&trx.trx);
+    let id = crate::protocol::TransactionId(codec::sha256(&[&unsigned]));
+    let digest = codec::sha256(&[&chain_id.0, &unsigned]);
+    let mut signers: Vec<Signer> = Vec::with_capacity(trx.signatures.len());
+    for (index, (sig, key)) in trx.signatures.iter().zip(&trx.signer_keys).enumerate() {
+        if !verify_single(key, &digest, sig) {
+            return Err(VerifyError::BadSignature {
+                index,
+                key: key.to_string(),
+            });
+        }
+        signers.push(Signer {
+            key: *key,
+            key_id: keys.key_id(key),
+        });
+    }
+    let packed_size = (unsigned.len() + 8 + 96 * trx.signatures.len()) as u32;
+    Ok(VerifiedTransaction {
+        trx: Arc::new(trx),
+        id,
+        packed_size,
+        signers,
+    })
+}
+
+/// Decodes a transaction from its canonical bytes, then verifies it.
+pub fn verify_transaction_bytes(
+    bytes: &[u8],
+    chain_id: &ChainId,
+    keys: &dyn KeyLookup,
+) -> Result<VerifiedTransaction, VerifyError> {
+    let trx: SignedTransaction = codec::decode("signed transaction", bytes, TRANSACTION_BYTES_MAX)?;
+    verify_transaction(trx, chain_id, keys)
+}
+
+/// Stateless block checks: merkle root and the witness signature by `signing_key`.
+pub fn verify_block_header(
+    block: &SignedBlock,
+    chain_id: &ChainId,
+    signing_key: &PublicKey,
+) -> Result<BlockContext, VerifyError> {
+    if merkle_root(&block.transactions) != block.header.transaction_merkle_root {
+        return Err(VerifyError::MerkleMismatch);
+    }
+    let digest = block.header.signing_digest(chain_id);
+    if !verify_single(signing_key, &digest.0, &block.witness_signature) {
+        return Err(VerifyError::BadBlockSignature(signing_key.to_string()));
+    }
+    Ok(BlockContext {
+        id: block.id(),
+        signer: *signing_key,
+        packed_size: codec::encode(block).len(),
+    })
+}

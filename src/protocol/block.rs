@@ -1,0 +1,96 @@
+//! Block headers and signed blocks.
+//!
+//! * header bytes = borsh(`BlockHeader`);
+//! * block id = SHA-256(header bytes) with its first 4 bytes replaced by the block number
+//!   big-endian (so the number can be read from the id, as in BitShares);
+//! * the witness signs SHA-256(chain_id ‖ header bytes);
+//! * `transaction_merkle_root`: leaves are SHA-256 of each signed transaction's bytes;
+//!   each level hashes pairs `SHA-256(left ‖ right)`, an odd last node moves up unpaired;
+//!   no transactions gives 32 zero bytes.
+
+use super::codec::{encode, sha256};
+use super::extensions::Extensions;
+use super::ids::WitnessId;
+use super::keys::Signature;
+use super::time::TimePointSec;
+use super::transaction::{digest_type, ChainId, Digest32, SignedTransaction};
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+digest_type!(
+    /// A block id; the first four bytes are the block number, big-endian.
+    BlockId);
+
+impl BlockId {
+    pub fn block_num(&self) -> u32 {
+        u32::from_be_bytes([self.0[0], self.0[1], self.0[2], self.0[3]])
+    }
+    /// The TaPoS prefix: bytes 4..8 read little-endian.
+    pub fn tapos_prefix(&self) -> u32 {
+        u32::from_le_bytes([self.0[4], self.0[5], self.0[6], self.0[7]])
+    }
+}
+
+#[derive(
+    Debug, Clone, PartialEq, Eq, Default, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct BlockHeader {
+    pub previous: BlockId,
+    pub timestamp: TimePointSec,
+    pub witness: WitnessId,
+    pub transaction_merkle_root: Digest32,
+    pub extensions: Extensions,
+}
+
+impl BlockHeader {
+    pub fn block_num(&self) -> u32 {
+        self.previous.block_num() + 1
+    }
+    pub fn id(&self) -> BlockId {
+        let mut h = sha256(&[&encode(self)]);
+        h[..4].copy_from_slice(&self.block_num().to_be_bytes());
+        BlockId(h)
+    }
+    pub fn signing_digest(&self, chain_id: &ChainId) -> Digest32 {
+        Digest32(sha256(&[&chain_id.0, &encode(self)]))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct SignedBlock {
+    #[serde(flatten)]
+    pub header: BlockHeader,
+    pub witness_signature: Signature,
+    pub transactions: Vec<SignedTransaction>,
+}
+
+/// The merkle root over the signed transactions.
+pub fn merkle_root(transactions: &[SignedTransaction]) -> Digest32 {
+    if transactions.is_empty() {
+        return Digest32::default();
+    }
+    let mut level: Vec<[u8; 32]> = transactions.iter().map(|t| sha256(&[&encode(t)])).collect();
+    while level.len() > 1 {
+        level = level
+            .chunks(2)
+            .map(|pair| {
+                if pair.len() == 2 {
+                    sha256(&[&pair[0], &pair[1]])
+                } else {
+                    pair[0]
+                }
+            })
+            .collect();
+    }
+    Digest32(level[0])
+}
+
+impl SignedBlock {
+    pub fn block_num(&self) -> u32 {
+        self.header.block_num()
+    }
+    pub fn id(&self) -> BlockId {
+        self.header.id()
+    }
+}
