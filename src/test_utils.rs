@@ -23,11 +23,36 @@ pub struct DevChain {
     pub blocks: Vec<(SignedBlock, BlockContext, Vec<VerifiedTransaction>)>,
     /// Transactions applied to the pending state, in order.
     pub pending: Vec<VerifiedTransaction>,
+    /// Varies expirations so that equal operations make distinct transactions.
+    nonce: std::cell::Cell<u32>,
 }
 
 impl DevChain {
     pub fn new() -> DevChain {
         DevChain::with_genesis(GenesisState::dev(TEST_GENESIS_TIME))
+    }
+
+    /// A dev chain with `n` extra accounts `user0`.. (keys `user_key(i)`), each holding
+    /// `balance` CORE satoshis.
+    pub fn with_users(n: usize, balance: i64) -> DevChain {
+        let mut g = GenesisState::dev(TEST_GENESIS_TIME);
+        for i in 0..n {
+            let key = user_key(i).public_key();
+            g.initial_accounts
+                .push(crate::chain::genesis::GenesisAccount {
+                    name: format!("user{i}"),
+                    owner_key: key,
+                    active_key: key,
+                    is_lifetime_member: false,
+                });
+            g.initial_balances
+                .push(crate::chain::genesis::GenesisBalance {
+                    owner: format!("user{i}"),
+                    asset_symbol: "CORE".into(),
+                    amount: balance,
+                });
+        }
+        DevChain::with_genesis(g)
     }
 
     pub fn with_genesis(genesis: GenesisState) -> DevChain {
@@ -42,6 +67,7 @@ impl DevChain {
             witness_keys,
             blocks: Vec::new(),
             pending: Vec::new(),
+            nonce: Default::default(),
         }
     }
 
@@ -51,13 +77,16 @@ impl DevChain {
             .unwrap_or_else(|| panic!("no account {name}"))
     }
 
-    /// An unsigned transaction referencing the head block, expiring in 60 s.
+    /// An unsigned transaction referencing the head block, expiring in 60 to 1060 s
+    /// (varied, so that repeating an operation makes a new transaction).
     pub fn transaction(&self, operations: Vec<Operation>) -> Transaction {
         let head = self.chain.store.dynamic().head_block_id;
+        let n = self.nonce.get();
+        self.nonce.set(n.wrapping_add(1));
         Transaction {
             ref_block_num: (self.chain.head_block_num() & 0xffff) as u16,
             ref_block_prefix: head.tapos_prefix(),
-            expiration: self.chain.head_block_time().saturating_add(60),
+            expiration: self.chain.head_block_time().saturating_add(60 + n % 1000),
             operations,
             extensions: Default::default(),
         }
@@ -207,6 +236,11 @@ impl Default for DevChain {
     fn default() -> Self {
         DevChain::new()
     }
+}
+
+/// The key of `user{i}` in `DevChain::with_users`.
+pub fn user_key(i: usize) -> PrivateKey {
+    PrivateKey::from_label(&format!("user{i}"))
 }
 
 /// Wraps a pre-signed transaction as the verify stage would, without checking

@@ -118,10 +118,7 @@ impl Node {
                 return Ok(());
             }
             let now = TimePointSec(now_secs());
-            let mut slot = self.chain.slot_at_time(now) + 1;
-            if slot == 0 {
-                slot = 1;
-            }
+            let slot = self.chain.slot_at_time(now) + 1;
             let due = self.chain.slot_time(slot);
             self.wait_until(due);
             self.produce(slot)?;
