@@ -10,6 +10,10 @@ use carbyne::protocol::*;
 use carbyne::test_utils::{preverified, user_key, DevChain};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
+// The node binary runs on mimalloc; so does this bench.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USERS: usize = 10_000;
 const BLOCK_TXS: usize = 10_000;
 

@@ -687,6 +687,18 @@ fn json_conventions() {
     let mut w = v.clone();
     w["operations"][0][1]["fee"]["amount"] = serde_json::json!("2000000");
     w["operations"][0][1]["amount"]["amount"] = serde_json::json!(100_000_000_000_000i64);
+    assert_eq!(
+        serde_json::from_value::<SignedTransaction>(w.clone()).unwrap(),
+        st
+    );
+    // An absent option reads as none; unknown keys are ignored (PROTOCOL.md section 9).
+    assert_eq!(w["operations"][0][1]["memo"], serde_json::Value::Null);
+    w["operations"][0][1]
+        .as_object_mut()
+        .unwrap()
+        .remove("memo");
+    w["operations"][0][1]["unknown"] = serde_json::json!(1);
+    w["unknown"] = serde_json::json!("x");
     assert_eq!(serde_json::from_value::<SignedTransaction>(w).unwrap(), st);
 
     // Maps are arrays of pairs; a duplicate key is refused.

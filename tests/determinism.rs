@@ -4,8 +4,6 @@
 
 use carbyne::chain::{Chain, VerifiedTransaction};
 use carbyne::protocol::fees::P;
-use carbyne::protocol::operations::*;
-use carbyne::protocol::*;
 use carbyne::test_utils::{user_key, DevChain};
 
 const USERS: usize = 40;

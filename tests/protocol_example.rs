@@ -123,6 +123,10 @@ fn chain_id_is_the_dev_genesis() {
         CHAIN_ID,
         "the dev genesis changed: regenerate docs/PROTOCOL.md section 14"
     );
+    // The sender is the dev chain's `dev` account, as the document says.
+    let dev = carbyne::test_utils::DevChain::new();
+    assert_eq!(dev.chain.chain_id().to_string(), CHAIN_ID);
+    assert_eq!(dev.id("dev"), AccountId(17));
 }
 
 #[test]

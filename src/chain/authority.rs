@@ -141,9 +141,10 @@ impl Chain {
                 .store
                 .account(account)
                 .ok_or_else(|| missing(self, account, "active"))?;
-            if !state.approved.contains(&account)
-                && !(state.check(&obj.active_compiled, 0) || state.check(&obj.owner_compiled, 0))
-            {
+            let satisfied = state.approved.contains(&account)
+                || state.check(&obj.active_compiled, 0)
+                || state.check(&obj.owner_compiled, 0);
+            if !satisfied {
                 return Err(missing(self, account, "active"));
             }
         }

@@ -70,12 +70,30 @@ impl Chain {
         }
         match self.store.balance_id(owner, delta.asset_id) {
             Some(bid) => {
-                let current = self.store.balances.get(bid.0).map_or(0, |b| b.balance);
-                let next = add_amounts(current, delta.amount)?;
-                if next < 0 {
-                    return Err(self.insufficient(owner, current, -delta.amount, delta.asset_id));
+                // One lookup: check and write inside the journaled modify, which only
+                // runs when the row exists; a refused debit leaves the row unchanged
+                // apart from an identical undo entry.
+                let outcome = self.store.balances.modify(bid.0, |b| {
+                    let next = b.balance as i128 + delta.amount as i128;
+                    if next < 0 || next > crate::protocol::asset::MAX_SHARE_SUPPLY as i128 {
+                        Err(b.balance)
+                    } else {
+                        b.balance = next as i64;
+                        Ok(())
+                    }
+                });
+                match outcome.expect("indexed balance rows exist") {
+                    Ok(()) => {}
+                    Err(current) if delta.amount < 0 => {
+                        return Err(self.insufficient(
+                            owner,
+                            current,
+                            -delta.amount,
+                            delta.asset_id,
+                        ))
+                    }
+                    Err(current) => add_amounts(current, delta.amount).map(|_| ())?,
                 }
-                self.store.balances.modify(bid.0, |b| b.balance = next);
             }
             None => {
                 if delta.amount < 0 {

@@ -371,7 +371,7 @@ mod tests {
         }
         assert!(is_cheap_name("alice1"));
         assert!(is_cheap_name("bob-x"));
-        assert!(is_cheap_name("xyz") == false); // y is a vowel
+        assert!(!is_cheap_name("xyz")); // y is a vowel
         assert!(is_cheap_name("bcdfg"));
         assert!(!is_cheap_name("alice"));
     }
