@@ -268,7 +268,7 @@ fn asset_create_fee_is_split_between_fee_pool_and_pending_fees() {
     let mut dc = DevChain::new();
     let issuer = funded(&mut dc, "issuer", 10_000 * C);
 
-    let mut opts = uia_options(1_000_000_0000, DEFAULT_UIA_PERMS, 0);
+    let mut opts = uia_options(10_000_000_000, DEFAULT_UIA_PERMS, 0);
     // A description long enough to make the data fee non-zero and the total fee odd, so
     // that "half, rounded down" is visible.
     opts.description = "d".repeat(700);
@@ -375,7 +375,7 @@ fn asset_create_three_and_four_character_symbols_pay_more() {
     assert_eq!(
         err,
         EvalError::InsufficientFee {
-            required: "300000.00000 CORE".into(),
+            required: format!("300000.{:05} CORE", fee4 - 300_000 * C),
             paid: "5000.00000 CORE".into()
         }
     );
@@ -440,6 +440,9 @@ fn asset_create_symbol_rules() {
             .unwrap(),
     );
     let before = core_bal(&dc, issuer.id);
+    // A sub-asset pays the account_transfer fee (500 CORE) plus the data fee.
+    let sub_size = borsh::object_length(&sub).unwrap() as i64;
+    assert_eq!(sub.fee.amount, 500 * C + sub_size * 10 / 1024);
     let fee = sub.fee.amount;
     ok(dc.push_ops(vec![Operation::AssetCreate(sub)], &[&issuer.key]));
     let sub_id = dc.chain.asset_id_by_symbol("TOKEN.SUB").unwrap();
@@ -500,7 +503,7 @@ fn asset_create_validate_rules() {
     ] {
         let e = check(create_op(
             issuer.id,
-            "BITS",
+            "MASK",
             0,
             uia_options(1000, DEFAULT_UIA_PERMS | bit, 0),
         ))
@@ -508,7 +511,7 @@ fn asset_create_validate_rules() {
         assert!(!e.reason.is_empty(), "permission {bit:#x}");
         let e = check(create_op(
             issuer.id,
-            "BITS",
+            "MASK",
             0,
             uia_options(1000, DEFAULT_UIA_PERMS | bit, bit),
         ))
@@ -518,7 +521,7 @@ fn asset_create_validate_rules() {
     // Every UIA bit is fine.
     assert!(check(create_op(
         issuer.id,
-        "BITS",
+        "MASK",
         0,
         uia_options(1000, flags::UIA_MASK, flags::UIA_MASK)
     ))
@@ -1103,11 +1106,11 @@ fn asset_update_permissions_flags_cer_and_max_supply() {
 
     // The fee: 500 CORE plus the data fee, all of it the issuer's pending (vesting) fee.
     let mut o = opts_of(&dc, tok);
-    o.description = "x".repeat(3000);
+    o.description = "x".repeat(1500);
     let op = update_op(issuer.id, tok, o.clone());
     let fee = op.fee.amount;
     let size = borsh::object_length(&op).unwrap() as i64;
-    assert!(size > 3000);
+    assert!(size > 1500);
     assert_eq!(fee, 500 * C + size * 10 / 1024);
     assert!(fee > 500 * C);
     assert_eq!(
@@ -1120,13 +1123,19 @@ fn asset_update_permissions_flags_cer_and_max_supply() {
     ok(dc.push_ops(vec![Operation::AssetUpdate(op)], &[&issuer.key]));
     assert_eq!(core_bal(&dc, issuer.id), bal - fee);
     assert_eq!(stats(&dc, issuer.id).pending_fees, pending + fee);
-    assert_eq!(asset(&dc, tok).options.description.len(), 3000);
+    assert_eq!(asset(&dc, tok).options.description.len(), 1500);
 
     // Only the issuer.
-    let mut by_bob = update_op(bob.id, tok, opts_of(&dc, tok));
-    by_bob.issuer = bob.id;
+    let by_bob = update_op(bob.id, tok, opts_of(&dc, tok));
     let err = rejected_op(&mut dc, Operation::AssetUpdate(by_bob), &bob.key);
-    assert!(matches!(err, EvalError::NotIssuer { .. }), "{err}");
+    assert_eq!(
+        err,
+        EvalError::NotIssuer {
+            account: "bob".into(),
+            asset: "TOKEN".into(),
+            issuer: "issuer".into()
+        }
+    );
 
     // With no supply, a dropped permission may come back.
     let mut o = opts_of(&dc, tok);
@@ -1756,8 +1765,7 @@ fn a_failed_operation_undoes_the_whole_transaction() {
     // A refused asset_create leaves no asset, symbol, pool or fee behind.
     let mut dup = create_op(issuer.id, "FRESH", 0, uia_options(1000, 0, 0));
     dup.fee = Asset::core(asset_create_fee(&dup));
-    let taken = create_op(issuer.id, "TOKEN", 0, uia_options(1000, 0, 0));
-    let mut taken = taken;
+    let mut taken = create_op(issuer.id, "TOKEN", 0, uia_options(1000, 0, 0));
     taken.fee = Asset::core(asset_create_fee(&taken));
     let err = rejected(
         &mut dc,
@@ -1788,4 +1796,138 @@ fn a_failed_operation_undoes_the_whole_transaction() {
         stats(&dc, issuer.id).pending_vested_fees,
         issuer_stats.pending_vested_fees + 2 * ISSUE_FEE
     );
+}
+
+#[test]
+fn override_transfer_ignores_the_senders_listing_but_not_the_receivers() {
+    // Modern rule (bitshares-core #2295 / PR #2465): only `to` must be authorized, so
+    // the issuer can claw back from a blacklisted account.
+    let mut dc = DevChain::new();
+    let dev = dev_key();
+    let dev_id = dc.id("dev");
+    let issuer = funded(&mut dc, "issuer", 20_000 * C);
+    let bob = funded(&mut dc, "bob", 1000 * C);
+    let carol = funded(&mut dc, "carol", 1000 * C);
+    let mut opts = uia_options(
+        1_000_000,
+        DEFAULT_UIA_PERMS,
+        flags::OVERRIDE_AUTHORITY | flags::WHITE_LIST,
+    );
+    opts.blacklist_authorities.insert(dev_id);
+    let tok = create_asset(&mut dc, &issuer, create_op(issuer.id, "CLAWBACK", 0, opts));
+    ok(dc.push_ops(
+        vec![issue_op(issuer.id, Asset::new(500, tok), bob.id)],
+        &[&issuer.key],
+    ));
+    ok(dc.push_ops(
+        vec![
+            whitelist_op(dev_id, bob.id, LISTING_BLACK),
+            whitelist_op(dev_id, carol.id, LISTING_BLACK),
+        ],
+        &[&dev],
+    ));
+    // bob can no longer move it himself.
+    let err = rejected_op(
+        &mut dc,
+        transfer_op(
+            bob.id,
+            issuer.id,
+            Asset::new(1, tok),
+            Asset::core(TRANSFER_FEE),
+        ),
+        &bob.key,
+    );
+    assert_eq!(
+        err,
+        EvalError::NotAuthorizedForAsset {
+            account: "bob".into(),
+            asset: "CLAWBACK".into()
+        }
+    );
+    let over = |to: AccountId, n: i64| {
+        Operation::OverrideTransfer(OverrideTransferOperation {
+            fee: Asset::core(OVERRIDE_FEE),
+            issuer: issuer.id,
+            from: bob.id,
+            to,
+            amount: Asset::new(n, tok),
+            memo: None,
+            extensions: Extensions,
+        })
+    };
+    // Not to a blacklisted receiver.
+    let err = rejected_op(&mut dc, over(carol.id, 100), &issuer.key);
+    assert_eq!(
+        err,
+        EvalError::NotAuthorizedForAsset {
+            account: "carol".into(),
+            asset: "CLAWBACK".into()
+        }
+    );
+    // But the issuer takes bob's coins back.
+    let issuer_core = core_bal(&dc, issuer.id);
+    ok(dc.push_ops(vec![over(issuer.id, 500)], &[&issuer.key]));
+    assert_eq!(dc.chain.balance(bob.id, tok), 0);
+    assert_eq!(dc.chain.balance(issuer.id, tok), 500);
+    assert_eq!(core_bal(&dc, issuer.id), issuer_core - OVERRIDE_FEE);
+}
+
+#[test]
+fn lock_max_supply_and_disable_new_supply_flags() {
+    let mut dc = DevChain::new();
+    let issuer = funded(&mut dc, "issuer", 20_000 * C);
+    let perms = DEFAULT_UIA_PERMS | flags::LOCK_MAX_SUPPLY | flags::DISABLE_NEW_SUPPLY;
+    let tok = create_asset(
+        &mut dc,
+        &issuer,
+        create_op(
+            issuer.id,
+            "LOCKED",
+            0,
+            uia_options(1_000, perms, flags::LOCK_MAX_SUPPLY),
+        ),
+    );
+    ok(dc.push_ops(
+        vec![issue_op(issuer.id, Asset::new(100, tok), issuer.id)],
+        &[&issuer.key],
+    ));
+
+    // While locked, max_supply stays.
+    let mut o = opts_of(&dc, tok);
+    o.max_supply = 2_000;
+    let err = rejected_op(
+        &mut dc,
+        Operation::AssetUpdate(update_op(issuer.id, tok, o)),
+        &issuer.key,
+    );
+    assert!(
+        matches!(&err, EvalError::Rule(m) if m.contains("lock_max_supply")),
+        "{err}"
+    );
+    assert_eq!(asset(&dc, tok).options.max_supply, 1_000);
+
+    // disable_new_supply stops asset_issue even below max_supply.
+    let mut o = opts_of(&dc, tok);
+    o.flags |= flags::DISABLE_NEW_SUPPLY;
+    ok(dc.push_ops(
+        vec![Operation::AssetUpdate(update_op(issuer.id, tok, o))],
+        &[&issuer.key],
+    ));
+    let err = rejected_op(
+        &mut dc,
+        issue_op(issuer.id, Asset::new(1, tok), issuer.id),
+        &issuer.key,
+    );
+    assert!(
+        matches!(&err, EvalError::Rule(m) if m.contains("disable_new_supply")),
+        "{err}"
+    );
+    assert_eq!(dyn_data(&dc, tok).current_supply, 100);
+    // Burning still works.
+    ok(dc.push_ops(
+        vec![reserve_op(issuer.id, Asset::new(40, tok))],
+        &[&issuer.key],
+    ));
+    assert_eq!(dyn_data(&dc, tok).current_supply, 60);
+    assert_eq!(dc.chain.balance(issuer.id, tok), 60);
 }

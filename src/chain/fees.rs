@@ -9,8 +9,11 @@
 use super::error::EvalError;
 use super::Chain;
 use crate::protocol::asset::Asset;
+use crate::protocol::fees::FeeParameters;
 use crate::protocol::ids::{AccountId, AssetId};
 use crate::protocol::operations::Operation;
+
+const ACCOUNT_TRANSFER_TAG: u8 = 9;
 
 /// What a fee came to, in core.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +30,24 @@ impl Chain {
         let params = schedule.parameters.get(&op.tag()).ok_or_else(|| {
             EvalError::Rule(format!("the fee schedule has no entry for {}", op.name()))
         })?;
+        // A sub-asset `X.Y` costs the (otherwise unused in the reference) account_transfer
+        // fee plus the data fee, as modern BitShares charges it.
+        if let (Operation::AssetCreate(create), Some(FeeParameters::Flat { fee })) =
+            (op, schedule.parameters.get(&ACCOUNT_TRANSFER_TAG))
+        {
+            if create.symbol.contains('.') {
+                let ppk = match params {
+                    FeeParameters::AssetCreate {
+                        price_per_kbyte, ..
+                    } => *price_per_kbyte,
+                    _ => 0,
+                };
+                let size = crate::protocol::operations::OperationBody::data_size(create);
+                let total =
+                    fee.saturating_add(crate::protocol::fees::calculate_data_fee(size, ppk));
+                return Ok(schedule.scaled(total) as i64);
+            }
+        }
         Ok(schedule.scaled(op.calculate_fee(params)) as i64)
     }
 

@@ -195,10 +195,9 @@ impl Chain {
                 self.format_asset(Asset::new(supply, asset.id))
             )));
         }
-        if asset.has_flag(flags::LOCK_MAX_SUPPLY)
-            && new.flags & flags::LOCK_MAX_SUPPLY != 0
-            && new.max_supply != asset.options.max_supply
-        {
+        // The flag in force now decides: unlocking and changing max_supply need two
+        // updates, as in the reference.
+        if asset.has_flag(flags::LOCK_MAX_SUPPLY) && new.max_supply != asset.options.max_supply {
             return Err(EvalError::Rule(format!(
                 "{} has lock_max_supply set",
                 asset.symbol
