@@ -32,10 +32,11 @@ impl Chain {
         })?;
         // A sub-asset `X.Y` costs the (otherwise unused in the reference) account_transfer
         // fee plus the data fee, as modern BitShares charges it.
-        if let (Operation::AssetCreate(create), Some(FeeParameters::Flat { fee })) =
-            (op, schedule.parameters.get(&ACCOUNT_TRANSFER_TAG))
-        {
-            if create.symbol.contains('.') {
+        if let Operation::AssetCreate(create) = op {
+            if let (true, Some(FeeParameters::Flat { fee })) = (
+                create.symbol.contains('.'),
+                schedule.parameters.get(&ACCOUNT_TRANSFER_TAG),
+            ) {
                 let ppk = match params {
                     FeeParameters::AssetCreate {
                         price_per_kbyte, ..
