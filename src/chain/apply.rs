@@ -11,6 +11,7 @@ use super::store::BLOCK_SUMMARY_RING;
 use super::verified::VerifiedTransaction;
 use super::Chain;
 use crate::chain::objects::BlockSummaryObject;
+use crate::protocol::block::BLOCK_ENVELOPE_BYTES;
 use crate::protocol::chain_params::MAX_UNDO_HISTORY;
 use crate::protocol::{BlockHeader, BlockId, PublicKey, SignedBlock, TransactionId};
 
@@ -112,7 +113,7 @@ impl Chain {
     /// caller can hold it for the next block.
     pub fn push_transaction(&mut self, vtx: &VerifiedTransaction) -> Result<TxReceipt, TxError> {
         let max_block = self.store.global().parameters.maximum_block_size as usize;
-        if self.pending_bytes + vtx.packed_size as usize > max_block {
+        if BLOCK_ENVELOPE_BYTES + self.pending_bytes + vtx.packed_size as usize > max_block {
             return Err(TxError::PendingFull { max: max_block });
         }
         if !self.pending_open {

@@ -43,7 +43,12 @@ pub struct Node {
     /// Valid but did not fit into the current block.
     overflow: VecDeque<VerifiedTransaction>,
     inbox: Receiver<VerifiedTransaction>,
+    /// (block number, transaction count) of the most recent blocks produced here.
+    pub recent_blocks: VecDeque<(u32, usize)>,
 }
+
+/// How many `recent_blocks` entries are kept.
+const RECENT_BLOCKS_MAX: usize = 1024;
 
 fn now_secs() -> u32 {
     SystemTime::now()
@@ -61,6 +66,7 @@ impl Node {
                 pending: Vec::new(),
                 overflow: VecDeque::new(),
                 inbox,
+                recent_blocks: VecDeque::new(),
             },
             tx,
         )
@@ -94,6 +100,10 @@ impl Node {
             return Ok(());
         };
         self.pending.clear();
+        if self.recent_blocks.len() == RECENT_BLOCKS_MAX {
+            self.recent_blocks.pop_front();
+        }
+        self.recent_blocks.push_back((block.block_num(), count));
         // Retry what did not fit; drop what is no longer valid.
         let waiting = std::mem::take(&mut self.overflow);
         for vtx in waiting {

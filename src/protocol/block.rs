@@ -65,6 +65,10 @@ pub struct SignedBlock {
     pub transactions: Vec<SignedTransaction>,
 }
 
+/// Bytes of a signed block besides its transactions: header (80), witness signature
+/// (64) and the transaction count (4).
+pub const BLOCK_ENVELOPE_BYTES: usize = 148;
+
 /// The merkle root over the signed transactions.
 pub fn merkle_root(transactions: &[SignedTransaction]) -> Digest32 {
     if transactions.is_empty() {
@@ -92,5 +96,20 @@ impl SignedBlock {
     }
     pub fn id(&self) -> BlockId {
         self.header.id()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_size_is_exact() {
+        let empty = SignedBlock {
+            header: BlockHeader::default(),
+            witness_signature: Signature([0; 64]),
+            transactions: vec![],
+        };
+        assert_eq!(encode(&empty).len(), BLOCK_ENVELOPE_BYTES);
     }
 }
