@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 ./scripts/deps.sh
 export CARGO_TERM_COLOR=never
 cargo fmt --all -- --check
-cargo clippy --release --all-targets -- -D warnings
-cargo test --release --all-targets
+cargo clippy --release --workspace --all-targets -- -D warnings
+cargo test --release --workspace --all-targets

@@ -14,26 +14,28 @@ use super::Chain;
 use crate::protocol::authority::Authority;
 use crate::protocol::ids::AccountId;
 use crate::protocol::operations::RequiredAuthorities;
+use crate::protocol::transaction::SIGNATURES_PER_TRANSACTION_MAX;
 
 /// Walks authorities against a fixed set of signing keys.
 pub struct SignState<'a> {
     store: &'a Store,
     keys: &'a [KeyId],
-    used: Vec<bool>,
+    /// Which signatures some authority used (fixed size: no allocation per check).
+    used: [bool; SIGNATURES_PER_TRANSACTION_MAX],
+    /// Accounts already satisfied (memo; stays unallocated on the key-only fast path).
     approved: Vec<AccountId>,
     max_depth: u8,
 }
 
 impl<'a> SignState<'a> {
     pub fn new(store: &'a Store, keys: &'a [KeyId], max_depth: u8) -> Self {
-        SignState {
-            store,
-            keys,
-            used: vec![false; keys.len()],
-            // temp-account is pre-approved: anybody may act for it.
-            approved: vec![AccountId::TEMP],
-            max_depth,
-        }
+        assert!(keys.len() <= SIGNATURES_PER_TRANSACTION_MAX, "the verify stage bounds signatures");
+        SignState { store, keys, used: [false; SIGNATURES_PER_TRANSACTION_MAX], approved: Vec::new(), max_depth }
+    }
+
+    /// temp-account is pre-approved: anybody may act for it.
+    fn is_approved(&self, account: AccountId) -> bool {
+        account == AccountId::TEMP || self.approved.contains(&account)
     }
 
     fn signed_by(&mut self, key: KeyId) -> bool {
@@ -63,7 +65,7 @@ impl<'a> SignState<'a> {
             }
         }
         for &(account, weight) in &auth.accounts {
-            let ok = if self.approved.contains(&account) {
+            let ok = if self.is_approved(account) {
                 true
             } else if depth >= self.max_depth {
                 false
@@ -94,21 +96,17 @@ impl<'a> SignState<'a> {
 
     /// Index of the first signature no authority used.
     pub fn first_unused(&self) -> Option<usize> {
-        self.used.iter().position(|u| !u)
+        self.used[..self.keys.len()].iter().position(|u| !u)
     }
 }
 
 impl Chain {
-    /// Resolves signer keys to key ids. Unregistered keys come back as `None`: they can
-    /// satisfy nothing and will be reported as irrelevant.
-    pub(crate) fn resolve_signers(&self, signers: &[Signer], out: &mut Vec<Option<KeyId>>) {
-        out.clear();
-        for s in signers {
-            let hinted = s
-                .key_id
-                .filter(|k| self.store.keys.get(k.0 as u64) == Some(&s.key));
-            out.push(hinted.or_else(|| self.store.key_index.get(&s.key).copied()));
-        }
+    /// Resolves a signer key to its key id: the verify stage's hint checked with one
+    /// array read, else an ordered-index lookup. Unregistered keys give `None`: they can
+    /// satisfy nothing and are reported as irrelevant.
+    pub(crate) fn resolve_signer(&self, s: &Signer) -> Option<KeyId> {
+        let hinted = s.key_id.filter(|k| self.store.keys.get(k.0 as u64) == Some(&s.key));
+        hinted.or_else(|| self.store.key_index.get(&s.key).copied())
     }
 
     /// Checks that `signers` satisfy `required` and that no signature is surplus.
@@ -122,11 +120,26 @@ impl Chain {
         {
             return Err(TxError::CommitteeNeedsProposal);
         }
-        let mut resolved = Vec::with_capacity(signers.len());
-        self.resolve_signers(signers, &mut resolved);
-        let keys: Vec<KeyId> = resolved.iter().flatten().copied().collect();
+        if signers.len() > SIGNATURES_PER_TRANSACTION_MAX {
+            return Err(TxError::Shape(crate::protocol::transaction::TransactionShapeError::TooManySignatures(
+                signers.len(),
+            )));
+        }
+        // Resolve into a stack buffer; remember the first unregistered key.
+        let mut buf = [KeyId(0); SIGNATURES_PER_TRANSACTION_MAX];
+        let (mut count, mut unregistered) = (0usize, None);
+        for (i, s) in signers.iter().enumerate() {
+            match self.resolve_signer(s) {
+                Some(k) => {
+                    buf[count] = k;
+                    count += 1;
+                }
+                None => unregistered = unregistered.or(Some(i)),
+            }
+        }
+        let keys = &buf[..count];
         let max_depth = self.store.global().parameters.max_authority_depth;
-        let mut state = SignState::new(&self.store, &keys, max_depth);
+        let mut state = SignState::new(&self.store, keys, max_depth);
         for &account in &required.owner {
             let obj = self
                 .store
@@ -141,7 +154,7 @@ impl Chain {
                 .store
                 .account(account)
                 .ok_or_else(|| missing(self, account, "active"))?;
-            let satisfied = state.approved.contains(&account)
+            let satisfied = state.is_approved(account)
                 || state.check(&obj.active_compiled, 0)
                 || state.check(&obj.owner_compiled, 0);
             if !satisfied {
@@ -149,7 +162,7 @@ impl Chain {
             }
         }
         // Surplus: an unregistered key, or a registered one no authority needed.
-        if let Some(i) = resolved.iter().position(Option::is_none) {
+        if let Some(i) = unregistered {
             return Err(TxError::IrrelevantSignature {
                 key: signers[i].key.to_string(),
             });
