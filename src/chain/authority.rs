@@ -29,8 +29,17 @@ pub struct SignState<'a> {
 
 impl<'a> SignState<'a> {
     pub fn new(store: &'a Store, keys: &'a [KeyId], max_depth: u8) -> Self {
-        assert!(keys.len() <= SIGNATURES_PER_TRANSACTION_MAX, "the verify stage bounds signatures");
-        SignState { store, keys, used: [false; SIGNATURES_PER_TRANSACTION_MAX], approved: Vec::new(), max_depth }
+        assert!(
+            keys.len() <= SIGNATURES_PER_TRANSACTION_MAX,
+            "the verify stage bounds signatures"
+        );
+        SignState {
+            store,
+            keys,
+            used: [false; SIGNATURES_PER_TRANSACTION_MAX],
+            approved: Vec::new(),
+            max_depth,
+        }
     }
 
     /// temp-account is pre-approved: anybody may act for it.
@@ -105,7 +114,9 @@ impl Chain {
     /// array read, else an ordered-index lookup. Unregistered keys give `None`: they can
     /// satisfy nothing and are reported as irrelevant.
     pub(crate) fn resolve_signer(&self, s: &Signer) -> Option<KeyId> {
-        let hinted = s.key_id.filter(|k| self.store.keys.get(k.0 as u64) == Some(&s.key));
+        let hinted = s
+            .key_id
+            .filter(|k| self.store.keys.get(k.0 as u64) == Some(&s.key));
         hinted.or_else(|| self.store.key_index.get(&s.key).copied())
     }
 
@@ -121,9 +132,11 @@ impl Chain {
             return Err(TxError::CommitteeNeedsProposal);
         }
         if signers.len() > SIGNATURES_PER_TRANSACTION_MAX {
-            return Err(TxError::Shape(crate::protocol::transaction::TransactionShapeError::TooManySignatures(
-                signers.len(),
-            )));
+            return Err(TxError::Shape(
+                crate::protocol::transaction::TransactionShapeError::TooManySignatures(
+                    signers.len(),
+                ),
+            ));
         }
         // Resolve into a stack buffer; remember the first unregistered key.
         let mut buf = [KeyId(0); SIGNATURES_PER_TRANSACTION_MAX];
