@@ -111,6 +111,13 @@ impl Chain {
     /// The writing half: debit the payer, move pool and accumulated fees, and credit the
     /// payer's pending fees.
     pub(crate) fn charge_fee(&mut self, paid: &PaidFee) -> Result<(), EvalError> {
+        self.debit_fee(paid)?;
+        self.credit_pending_fees(paid.payer, paid.core_fee_paid)
+    }
+
+    /// Debits the payer and, for a non-core fee, moves its core value out of the fee
+    /// pool and the fee itself into the asset's accumulated fees.
+    pub(crate) fn debit_fee(&mut self, paid: &PaidFee) -> Result<(), EvalError> {
         if paid.fee.amount == 0 {
             return Ok(());
         }
@@ -123,7 +130,7 @@ impl Chain {
                 d.fee_pool -= core;
             });
         }
-        self.credit_pending_fees(paid.payer, paid.core_fee_paid)
+        Ok(())
     }
 
     /// Adds a core fee to the account's pending buckets.

@@ -194,7 +194,10 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
             dev.to_wif()
         );
     }
-    let _ = &args.data_dir;
+    tracing::warn!(
+        "data dir {}: the block log and snapshots are not built yet in this release; the chain lives in memory only",
+        args.data_dir.display()
+    );
     let (mut node, _inbox) = Node::new(chain, keys);
     node.run(args.max_blocks)
 }

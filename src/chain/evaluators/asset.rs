@@ -88,15 +88,7 @@ impl Chain {
 
         // Fee: the payer is charged in full; half (rounded down) seeds the new pool and
         // the rest counts as the issuer's paid fee.
-        self.adjust_balance(paid.payer, Asset::new(-paid.fee.amount, paid.fee.asset_id))?;
-        if paid.fee.asset_id != AssetId::CORE {
-            let dyn_id = self.get_asset(paid.fee.asset_id)?.dynamic_asset_data_id;
-            let (fee, core) = (paid.fee.amount, paid.core_fee_paid);
-            self.store.asset_dynamic.modify(dyn_id.0, |d| {
-                d.accumulated_fees += fee;
-                d.fee_pool -= core;
-            });
-        }
+        self.debit_fee(&paid)?;
         let pool_seed = paid.core_fee_paid / 2;
         self.credit_pending_fees(paid.payer, paid.core_fee_paid - pool_seed)?;
 
