@@ -476,15 +476,23 @@ fn asset_create_validate_rules() {
     );
     assert!(e.reason.contains("precision 13"), "{e}");
 
-    // A flag needs its permission.
-    let e = check(create_op(
+    // As in the reference, a flag needs no permission at creation (it just cannot be
+    // changed later); permission-only bits can never be flags.
+    assert!(check(create_op(
         issuer.id,
         "FLAG",
         0,
         uia_options(1000, flags::CHARGE_MARKET_FEE, flags::WHITE_LIST),
     ))
+    .is_ok());
+    let e = check(create_op(
+        issuer.id,
+        "FLAG",
+        0,
+        uia_options(1000, DEFAULT_UIA_PERMS, flags::GLOBAL_SETTLE),
+    ))
     .unwrap_err();
-    assert!(e.reason.contains("permission"), "{e}");
+    assert!(e.reason.contains("permission-only"), "{e}");
     assert!(check(create_op(
         issuer.id,
         "FLAG",
@@ -1169,7 +1177,7 @@ fn asset_update_permissions_flags_cer_and_max_supply() {
         &issuer.key,
     );
     assert!(
-        matches!(&err, EvalError::Rule(m) if m.contains("only be dropped")),
+        matches!(&err, EvalError::Rule(m) if m.contains("only be given up")),
         "{err}"
     );
     assert_eq!(
@@ -1876,7 +1884,9 @@ fn override_transfer_ignores_the_senders_listing_but_not_the_receivers() {
 fn lock_max_supply_and_disable_new_supply_flags() {
     let mut dc = DevChain::new();
     let issuer = funded(&mut dc, "issuer", 20_000 * C);
-    let perms = DEFAULT_UIA_PERMS | flags::LOCK_MAX_SUPPLY | flags::DISABLE_NEW_SUPPLY;
+    // lock_max_supply and disable_new_supply are "disable" permission bits: clear means
+    // the issuer may change those flags.
+    let perms = DEFAULT_UIA_PERMS;
     let tok = create_asset(
         &mut dc,
         &issuer,
@@ -1930,4 +1940,35 @@ fn lock_max_supply_and_disable_new_supply_flags() {
     ));
     assert_eq!(dyn_data(&dc, tok).current_supply, 60);
     assert_eq!(dc.chain.balance(issuer.id, tok), 60);
+
+    // Setting the disable_new_supply *permission* bit gives the power up: the flag can
+    // no longer be cleared, and with supply the bit cannot be cleared again either.
+    let mut o = opts_of(&dc, tok);
+    o.issuer_permissions |= flags::DISABLE_NEW_SUPPLY;
+    ok(dc.push_ops(
+        vec![Operation::AssetUpdate(update_op(issuer.id, tok, o))],
+        &[&issuer.key],
+    ));
+    let mut o = opts_of(&dc, tok);
+    o.flags &= !flags::DISABLE_NEW_SUPPLY;
+    let err = rejected_op(
+        &mut dc,
+        Operation::AssetUpdate(update_op(issuer.id, tok, o)),
+        &issuer.key,
+    );
+    assert!(
+        matches!(&err, EvalError::Rule(m) if m.contains("0x400")),
+        "{err}"
+    );
+    let mut o = opts_of(&dc, tok);
+    o.issuer_permissions &= !flags::DISABLE_NEW_SUPPLY;
+    let err = rejected_op(
+        &mut dc,
+        Operation::AssetUpdate(update_op(issuer.id, tok, o)),
+        &issuer.key,
+    );
+    assert!(
+        matches!(&err, EvalError::Rule(m) if m.contains("reinstate")),
+        "{err}"
+    );
 }

@@ -148,26 +148,22 @@ impl Chain {
                 asset.symbol
             )));
         }
-        if supply != 0 && new.issuer_permissions & !old_perms != 0 {
+        let old_enabled = flags::enabled_permissions(old_perms);
+        let new_enabled = flags::enabled_permissions(new.issuer_permissions);
+        if supply != 0 && new_enabled & !old_enabled != 0 {
             return Err(EvalError::Rule(format!(
-                "{} has supply, so permissions can only be dropped: {:#x} would re-enable {:#x}",
+                "{} has supply, so issuer permissions can only be given up: {:#x} would reinstate {:#x}",
                 asset.symbol,
                 new.issuer_permissions,
-                new.issuer_permissions & !old_perms
+                new_enabled & !old_enabled
             )));
         }
         let changed = new.flags ^ asset.options.flags;
-        if changed & !old_perms != 0 {
+        if changed & !old_enabled != 0 {
             return Err(EvalError::Rule(format!(
                 "{}: flags {:#x} cannot change without their issuer permission",
                 asset.symbol,
-                changed & !old_perms
-            )));
-        }
-        if new.flags & !new.issuer_permissions & !flags::PERMISSION_ONLY != 0 {
-            return Err(EvalError::Rule(format!(
-                "{}: a flag is set whose permission is dropped",
-                asset.symbol
+                changed & !old_enabled
             )));
         }
         let cer = &new.core_exchange_rate;

@@ -47,7 +47,26 @@ pub mod flags {
     /// Every defined bit (market-issued assets may use them all).
     pub const ALL_MASK: u16 = 0xffff;
     /// Bits that are permissions only, never flags.
-    pub const PERMISSION_ONLY: u16 = GLOBAL_SETTLE;
+    pub const PERMISSION_ONLY: u16 = GLOBAL_SETTLE
+        | DISABLE_MCR_UPDATE
+        | DISABLE_ICR_UPDATE
+        | DISABLE_MSSR_UPDATE
+        | DISABLE_BSRM_UPDATE;
+    /// "Disable" permission bits: as in the reference, a set bit *takes away* the
+    /// issuer's power (to change the flag or the parameter), a clear bit grants it.
+    pub const DISABLE_BITS: u16 = LOCK_MAX_SUPPLY
+        | DISABLE_NEW_SUPPLY
+        | DISABLE_MCR_UPDATE
+        | DISABLE_ICR_UPDATE
+        | DISABLE_MSSR_UPDATE
+        | DISABLE_BSRM_UPDATE
+        | DISABLE_COLLATERAL_BIDDING;
+
+    /// The powers the issuer holds under `permissions` (the reference
+    /// `get_enabled_issuer_permissions_mask`).
+    pub const fn enabled_permissions(permissions: u16) -> u16 {
+        (permissions & !DISABLE_BITS) | (!permissions & DISABLE_BITS)
+    }
 }
 
 /// Symbol rules: 3..=16 characters, not starting with "BIT", first A-Z, last A-Z or 0-9,
@@ -110,7 +129,10 @@ impl AssetOptions {
             ));
         }
         if self.flags & flags::PERMISSION_ONLY != 0 {
-            return Err("global_settle is a permission, never a flag".into());
+            return Err(format!(
+                "flags {:#x} include permission-only bits (global_settle, disable_*_update)",
+                self.flags & flags::PERMISSION_ONLY
+            ));
         }
         if self.flags & flags::WITNESS_FED_ASSET != 0
             && self.flags & flags::COMMITTEE_FED_ASSET != 0
@@ -250,11 +272,8 @@ impl OperationBody for AssetCreateOperation {
                 }
             }
         }
-        if fl & !perms & !flags::PERMISSION_ONLY != 0 {
-            return Err(format!(
-                "flags {fl:#x} include bits whose permission is not in {perms:#x}"
-            ));
-        }
+        // As in the reference, flags need no permission at creation: a flag set without
+        // its permission simply cannot be changed later.
         let cer = &self.common_options.core_exchange_rate;
         // The new asset's id is unknown here; the non-core side is checked on apply.
         if cer.base.asset_id == cer.quote.asset_id {
@@ -408,6 +427,9 @@ impl OperationBody for AssetFundFeePoolOperation {
         self.from_account
     }
     fn validate(&self) -> Result<(), String> {
+        if self.fee.asset_id != AssetId::CORE {
+            return Err("the fee of asset_fund_fee_pool must be paid in the core asset".into());
+        }
         if self.amount <= 0 || self.amount > MAX_SHARE_SUPPLY {
             return Err(format!(
                 "amount {} must be in 1..={MAX_SHARE_SUPPLY}",
