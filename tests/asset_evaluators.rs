@@ -152,7 +152,10 @@ fn create_asset(dc: &mut DevChain, issuer: &Acct, mut op: AssetCreateOperation) 
         .chain
         .asset_id_by_symbol(&symbol)
         .expect("symbol indexed");
-    assert_eq!(r.results, vec![OperationResult::Object(id.object_id())]);
+    assert_eq!(
+        r.results.as_slice(),
+        &[OperationResult::Object(id.object_id())]
+    );
     id
 }
 

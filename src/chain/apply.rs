@@ -26,7 +26,8 @@ pub struct BlockContext {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxReceipt {
     pub id: TransactionId,
-    pub results: Vec<OperationResult>,
+    /// One result per operation (inline for single-operation transactions).
+    pub results: smallvec::SmallVec<[OperationResult; 1]>,
 }
 
 impl Chain {
@@ -91,7 +92,7 @@ impl Chain {
         }
         self.verify_authority(&trx.required_authorities(), &vtx.signers)?;
         self.store.dedup.insert(vtx.id, trx.expiration);
-        let mut results = Vec::with_capacity(trx.operations.len());
+        let mut results = smallvec::SmallVec::new();
         for (index, op) in trx.operations.iter().enumerate() {
             let r = self
                 .apply_operation(op)

@@ -166,7 +166,7 @@ impl Chain {
             active_compiled,
         });
         assert_eq!(created, id.0, "account ids are dense");
-        let idx = self.store.balance_index.create(Vec::new());
+        let idx = self.store.balance_index.create(Default::default());
         assert_eq!(idx, id.0, "the balance index has one row per account");
         self.store.account_by_name.insert(d.name, id);
         id

@@ -16,6 +16,10 @@ use journal::{Journaled, Table, UndoMap};
 use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
 
+/// One account's balance objects by asset, sorted; inline for up to two assets so the
+/// hot path reads no extra heap block.
+pub type BalanceIndexRow = smallvec::SmallVec<[(AssetId, AccountBalanceId); 2]>;
+
 /// TaPoS ring size: block summaries are indexed by `block_num & 0xFFFF`.
 pub const BLOCK_SUMMARY_RING: usize = 65_536;
 const _: () = assert!(BLOCK_SUMMARY_RING.is_power_of_two());
@@ -56,7 +60,7 @@ store! {
     account_stats: Table<AccountStatisticsObject>,
     balances: Table<AccountBalanceObject>,
     // Per account instance: its balance objects, sorted by asset.
-    balance_index: Table<Vec<(AssetId, AccountBalanceId)>>,
+    balance_index: Table<BalanceIndexRow>,
     assets: Table<AssetObject>,
     asset_dynamic: Table<AssetDynamicDataObject>,
     bitassets: Table<BitassetDataObject>,

@@ -86,8 +86,8 @@ mod tests {
         assert_eq!(
             auths,
             RequiredAuthorities {
-                active: vec![AccountId(10)],
-                owner: vec![]
+                active: smallvec::smallvec![AccountId(10)],
+                owner: smallvec::smallvec![]
             }
         );
 

@@ -108,7 +108,7 @@ mod tests {
         assert_eq!(op.fee_payer(), AccountId::COMMITTEE);
         let mut auths = RequiredAuthorities::default();
         op.required_authorities(&mut auths);
-        assert_eq!(auths.active, vec![AccountId::COMMITTEE]);
+        assert_eq!(auths.active.as_slice(), &[AccountId::COMMITTEE]);
         let mut bad = op;
         bad.new_parameters.block_interval = 0;
         assert!(bad.validate().unwrap_err().contains("block_interval"));

@@ -288,7 +288,7 @@ mod tests {
         assert_eq!(op.data_size(), 4);
         let mut auths = RequiredAuthorities::default();
         op.required_authorities(&mut auths);
-        assert_eq!(auths.active, vec![AccountId(10), AccountId(11)]);
+        assert_eq!(auths.active.as_slice(), &[AccountId(10), AccountId(11)]);
         let v = serde_json::to_value(&op).unwrap();
         assert_eq!(v["data"], json!("deadbeef"));
         assert_eq!(serde_json::from_value::<CustomOperation>(v).unwrap(), op);
@@ -370,6 +370,6 @@ mod tests {
         with_auths.required_auths.insert(AccountId(20));
         let mut auths = RequiredAuthorities::default();
         with_auths.required_authorities(&mut auths);
-        assert_eq!(auths.active, vec![AccountId(10), AccountId(20)]);
+        assert_eq!(auths.active.as_slice(), &[AccountId(10), AccountId(20)]);
     }
 }

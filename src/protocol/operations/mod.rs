@@ -53,11 +53,14 @@ pub struct ValidationError {
     pub reason: String,
 }
 
+/// Account lists that stay inline for the common few-account case.
+pub type AccountList = smallvec::SmallVec<[AccountId; 4]>;
+
 /// The accounts whose authority an operation needs.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct RequiredAuthorities {
-    pub active: Vec<AccountId>,
-    pub owner: Vec<AccountId>,
+    pub active: AccountList,
+    pub owner: AccountList,
 }
 
 /// Behaviour every operation body provides.

@@ -149,12 +149,14 @@ impl OperationBody for ProposalUpdateOperation {
         auths.active.extend(
             self.active_approvals_to_add
                 .iter()
-                .chain(&self.active_approvals_to_remove),
+                .chain(&self.active_approvals_to_remove)
+                .copied(),
         );
         auths.owner.extend(
             self.owner_approvals_to_add
                 .iter()
-                .chain(&self.owner_approvals_to_remove),
+                .chain(&self.owner_approvals_to_remove)
+                .copied(),
         );
     }
 }
@@ -241,8 +243,8 @@ mod tests {
         assert_eq!(
             auths,
             RequiredAuthorities {
-                active: vec![AccountId(12)],
-                owner: vec![]
+                active: smallvec::smallvec![AccountId(12)],
+                owner: smallvec::smallvec![]
             }
         );
         // Nested proposals validate recursively.
@@ -304,8 +306,8 @@ mod tests {
         assert!(op.validate().is_ok());
         let mut auths = RequiredAuthorities::default();
         op.required_authorities(&mut auths);
-        assert_eq!(auths.active, vec![AccountId(12), AccountId(10)]);
-        assert_eq!(auths.owner, vec![AccountId(11)]);
+        assert_eq!(auths.active.as_slice(), &[AccountId(12), AccountId(10)]);
+        assert_eq!(auths.owner.as_slice(), &[AccountId(11)]);
         assert_eq!(op.required_keys(), [PublicKey([1; 32])].into());
 
         let mut both = op.clone();
@@ -340,8 +342,8 @@ mod tests {
         assert_eq!(
             auths,
             RequiredAuthorities {
-                active: vec![],
-                owner: vec![AccountId(12)]
+                active: smallvec::smallvec![],
+                owner: smallvec::smallvec![AccountId(12)]
             }
         );
         let active = ProposalDeleteOperation {
@@ -353,8 +355,8 @@ mod tests {
         assert_eq!(
             auths,
             RequiredAuthorities {
-                active: vec![AccountId(12)],
-                owner: vec![]
+                active: smallvec::smallvec![AccountId(12)],
+                owner: smallvec::smallvec![]
             }
         );
         let mut bad = op;
