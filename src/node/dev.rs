@@ -131,8 +131,12 @@ impl Node {
             let slot = self.chain.slot_at_time(now) + 1;
             let due = self.chain.slot_time(slot);
             self.wait_until(due);
-            self.produce(slot)?;
-            produced += 1;
+            // A block this node cannot seal is a bug worth a loud log line, not a reason
+            // to stop: the pending state stays and the next slot tries again.
+            match self.produce(slot) {
+                Ok(()) => produced += 1,
+                Err(e) => tracing::error!("could not produce the block for slot {slot}: {e}"),
+            }
         }
     }
 
