@@ -4,9 +4,9 @@
 //! produces, and checked to appear in the document, so that neither can drift.
 
 use carbyne::chain::genesis::GenesisState;
+use carbyne::pipeline::verify::rule;
 use carbyne::protocol::block::merkle_root;
 use carbyne::protocol::codec::{self, encode, sha256};
-use carbyne::protocol::keys::verify_single;
 use carbyne::protocol::operations::TransferOperation;
 use carbyne::protocol::*;
 use carbyne::test_utils::TEST_GENESIS_TIME;
@@ -168,11 +168,7 @@ fn signature_and_signed_bytes() {
     let signed = example_signed();
     assert_eq!(hex::encode(signed.signatures[0].0), SIGNATURE);
     let digest = signed.trx.signing_digest(&chain_id());
-    assert!(verify_single(
-        &signed.signer_keys[0],
-        &digest.0,
-        &signed.signatures[0]
-    ));
+    assert!(rule::verify(&signed.signer_keys[0], &digest.0, &signed.signatures[0]).is_ok());
     // Deterministic: signing again gives the same bytes.
     assert_eq!(dev_key().sign(&digest.0), signed.signatures[0]);
     let bytes = encode(&signed);

@@ -214,17 +214,6 @@ pub fn normalize_brain_key(s: &str) -> String {
         .join(" ")
 }
 
-/// Plain single-signature verification (cofactorless, strict on S) used by tests and
-/// tools before the pipeline's ZIP-215 verifiers exist in this build.
-pub fn verify_single(key: &PublicKey, message: &[u8], sig: &Signature) -> bool {
-    use ed25519_dalek::Verifier;
-    let Ok(vk) = ed25519_dalek::VerifyingKey::from_bytes(&key.0) else {
-        return false;
-    };
-    let sig = ed25519_dalek::Signature::from_bytes(&sig.0);
-    vk.verify(message, &sig).is_ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,13 +250,5 @@ mod tests {
         let c = PrivateKey::from_brain_key("CORRECT HORSE BATTERY", 1);
         assert_eq!(a.public_key(), b.public_key());
         assert_ne!(a.public_key(), c.public_key());
-    }
-
-    #[test]
-    fn sign_and_verify() {
-        let k = PrivateKey::from_label("bob");
-        let s = k.sign(b"hello");
-        assert!(verify_single(&k.public_key(), b"hello", &s));
-        assert!(!verify_single(&k.public_key(), b"hellp", &s));
     }
 }

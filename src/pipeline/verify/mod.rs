@@ -1,11 +1,14 @@
 //! The verify stage's work for one transaction or block: everything stateless and
 //! cryptographic, so that the BLP receives `VerifiedTransaction`s.
+//!
+//! Signatures are checked under the consensus rule in `rule` (ZIP-215).
+
+pub mod rule;
 
 use crate::chain::objects::KeyId;
 use crate::chain::{BlockContext, Signer, VerifiedTransaction};
 use crate::protocol::block::merkle_root;
 use crate::protocol::codec::{self, CodecError};
-use crate::protocol::keys::verify_single;
 use crate::protocol::transaction::TransactionShapeError;
 use crate::protocol::{ChainId, PublicKey, SignedBlock, SignedTransaction};
 use std::sync::Arc;
@@ -59,7 +62,7 @@ pub fn verify_transaction(
     let digest = codec::sha256(&[&chain_id.0, &unsigned]);
     let mut signers: Vec<Signer> = Vec::with_capacity(trx.signatures.len());
     for (index, (sig, key)) in trx.signatures.iter().zip(&trx.signer_keys).enumerate() {
-        if !verify_single(key, &digest, sig) {
+        if rule::verify(key, &digest, sig).is_err() {
             return Err(VerifyError::BadSignature {
                 index,
                 key: key.to_string(),
@@ -99,7 +102,7 @@ pub fn verify_block_header(
         return Err(VerifyError::MerkleMismatch);
     }
     let digest = block.header.signing_digest(chain_id);
-    if !verify_single(signing_key, &digest.0, &block.witness_signature) {
+    if rule::verify(signing_key, &digest.0, &block.witness_signature).is_err() {
         return Err(VerifyError::BadBlockSignature(signing_key.to_string()));
     }
     Ok(BlockContext {
