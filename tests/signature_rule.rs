@@ -114,3 +114,100 @@ proptest! {
         prop_assert_eq!(o, consensus(&key, &msg, &sig));
     }
 }
+
+fn speccheck() -> Vec<(Vec<u8>, [u8; 32], [u8; 64])> {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/ed25519-speccheck-cases.json"
+    ))
+    .unwrap();
+    let cases: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    cases
+        .iter()
+        .map(|c| {
+            (
+                hex::decode(c["message"].as_str().unwrap()).unwrap(),
+                hex32(c["pub_key"].as_str().unwrap()),
+                hex64(c["signature"].as_str().unwrap()),
+            )
+        })
+        .collect()
+}
+
+/// Batch verdicts must equal single verdicts, item by item.
+fn check_batch(entries: &[(Vec<u8>, [u8; 32], [u8; 64])]) {
+    let keys: Vec<PublicKey> = entries.iter().map(|e| PublicKey(e.1)).collect();
+    let sigs: Vec<Signature> = entries.iter().map(|e| Signature(e.2)).collect();
+    let items: Vec<rule_cpu::Item<'_>> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| rule_cpu::Item {
+            key: &keys[i],
+            decoded: None,
+            message: &e.0,
+            signature: &sigs[i],
+        })
+        .collect();
+    let batch = rule_cpu::verify_batch(&items);
+    for (i, e) in entries.iter().enumerate() {
+        assert_eq!(
+            batch[i],
+            ours(&e.1, &e.0, &e.2),
+            "item {i} of {}",
+            entries.len()
+        );
+        assert_eq!(batch[i], zebra(&e.1, &e.0, &e.2), "item {i}: zebra");
+    }
+}
+
+use carbyne::pipeline::verify::cpu as rule_cpu;
+
+fn valid(n: usize, salt: u8) -> Vec<(Vec<u8>, [u8; 32], [u8; 64])> {
+    (0..n)
+        .map(|i| {
+            let k = PrivateKey::from_label(&format!("batch-{salt}-{i}"));
+            let msg = vec![salt, i as u8, (i >> 8) as u8];
+            let sig = k.sign(&msg).0;
+            (msg, k.public_key().0, sig)
+        })
+        .collect()
+}
+
+#[test]
+fn batches_give_the_single_verdicts_with_edge_cases_mixed_in() {
+    // All valid, at sizes around the algorithm switch and the sweet spot.
+    for n in [1, 3, 4, 16, 64, 200, 256] {
+        check_batch(&valid(n, 1));
+    }
+    // Each speccheck case alone, and all of them spread through a valid batch.
+    let spec = speccheck();
+    for case in &spec {
+        check_batch(std::slice::from_ref(case));
+    }
+    let mut mixed = valid(120, 2);
+    for (j, case) in spec.iter().enumerate() {
+        mixed.insert(j * 11 + 3, case.clone());
+    }
+    check_batch(&mixed);
+    // A batch with one forged signature among 255 valid ones.
+    let mut one_bad = valid(256, 3);
+    one_bad[97].2[5] ^= 1;
+    check_batch(&one_bad);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn batch_matches_single_with_random_corruption(
+        n in 1usize..80,
+        corrupt in proptest::collection::vec((0usize..80, 0usize..96, 1u8..=255), 0..6),
+    ) {
+        let mut entries = valid(n, 4);
+        for (pos, byte, bits) in corrupt {
+            let e = &mut entries[pos % n];
+            if byte < 64 { e.2[byte] ^= bits } else { e.1[byte - 64] ^= bits }
+        }
+        check_batch(&entries);
+    }
+}

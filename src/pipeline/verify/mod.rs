@@ -3,6 +3,7 @@
 //!
 //! Signatures are checked under the consensus rule in `rule` (ZIP-215).
 
+pub mod cpu;
 pub mod rule;
 
 use crate::chain::objects::KeyId;

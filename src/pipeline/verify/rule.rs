@@ -48,6 +48,13 @@ impl DecodedKey {
     }
 }
 
+impl DecodedKey {
+    /// The decoded point `A`.
+    pub fn point(&self) -> EdwardsPoint {
+        -self.minus_a
+    }
+}
+
 /// `k = SHA-512(R ‖ A ‖ M) mod L`.
 pub fn challenge(r: &[u8; 32], a: &[u8; 32], message: &[u8]) -> Scalar {
     let mut h = Sha512::new();

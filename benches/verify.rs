@@ -1,0 +1,59 @@
+//! Signature verification under ZIP-215 on one core: single (with the key decoded once,
+//! as the key cache does) against CPU batches of several sizes, in the same run.
+
+use carbyne::pipeline::verify::{cpu, rule};
+use carbyne::protocol::{PrivateKey, PublicKey, Signature};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn signed(n: usize) -> Vec<(PublicKey, Vec<u8>, Signature)> {
+    (0..n)
+        .map(|i| {
+            let k = PrivateKey::from_label(&format!("bench-{i}"));
+            let msg = (i as u64).to_le_bytes().repeat(4);
+            let sig = k.sign(&msg);
+            (k.public_key(), msg, sig)
+        })
+        .collect()
+}
+
+fn bench_verify(c: &mut Criterion) {
+    let data = signed(1024);
+    let mut g = c.benchmark_group("verify");
+    g.sample_size(10);
+    let decoded: Vec<rule::DecodedKey> = data
+        .iter()
+        .map(|d| rule::DecodedKey::decode(&d.0).unwrap())
+        .collect();
+    g.throughput(Throughput::Elements(256));
+    g.bench_function("single_x256", |b| {
+        b.iter(|| {
+            for (i, d) in data[..256].iter().enumerate() {
+                assert!(rule::verify_decoded(&decoded[i], &d.1, &d.2).is_ok());
+            }
+        })
+    });
+    for size in [16usize, 64, 256, 1024] {
+        // Keys come decoded from the key cache, as in the verify stage.
+        let items: Vec<cpu::Item<'_>> = data[..size]
+            .iter()
+            .zip(&decoded)
+            .map(|(d, k)| cpu::Item {
+                key: &d.0,
+                decoded: Some(k),
+                message: &d.1,
+                signature: &d.2,
+            })
+            .collect();
+        g.throughput(Throughput::Elements(size as u64));
+        g.bench_function(format!("batch_{size}"), |b| {
+            b.iter(|| assert!(cpu::verify_batch(&items).iter().all(|v| *v)))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench_verify);
+criterion_main!(benches);

@@ -1,0 +1,137 @@
+//! CPU batch verification under the ZIP-215 rule.
+//!
+//! A batch holds when `[8]((Σ zᵢSᵢ)B − Σ zᵢRᵢ − Σ (zᵢkᵢ)Aᵢ) = 0` for random 128-bit
+//! `zᵢ`: it holds for every batch of signatures that are valid one by one, and a batch
+//! holding while some signature is invalid has probability about 2⁻¹²⁸. When a batch
+//! fails it is bisected down to single verifications, so the verdicts are exactly those
+//! of `rule::verify`, signature by signature.
+
+use super::rule::{self, challenge, DecodedKey};
+use crate::protocol::{PublicKey, Signature};
+use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+use curve25519_dalek::scalar::Scalar;
+use curve25519_dalek::traits::{IsIdentity, VartimeMultiscalarMul};
+use sha2::{Digest, Sha512};
+
+/// Below this many signatures a failed batch is settled one by one.
+const BISECT_SINGLE_BELOW: usize = 4;
+
+/// One signature to check.
+#[derive(Debug, Clone, Copy)]
+pub struct Item<'a> {
+    pub key: &'a PublicKey,
+    /// The key already decompressed (from the key cache), if known: saves ~4 µs.
+    pub decoded: Option<&'a DecodedKey>,
+    pub message: &'a [u8],
+    pub signature: &'a Signature,
+}
+
+/// A signature whose parts decoded: ready for the batch equation.
+struct Prepared {
+    minus_a: EdwardsPoint,
+    minus_r: EdwardsPoint,
+    s: Scalar,
+    k: Scalar,
+}
+
+fn prepare(item: &Item<'_>) -> Option<Prepared> {
+    let key = match item.decoded {
+        Some(k) => *k,
+        None => DecodedKey::decode(item.key).ok()?,
+    };
+    let mut r_bytes = [0u8; 32];
+    let mut s_bytes = [0u8; 32];
+    r_bytes.copy_from_slice(&item.signature.0[..32]);
+    s_bytes.copy_from_slice(&item.signature.0[32..]);
+    let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes))?;
+    let r = CompressedEdwardsY(r_bytes).decompress()?;
+    let k = challenge(&r_bytes, &item.key.0, item.message);
+    Some(Prepared {
+        minus_a: -key.point(),
+        minus_r: -r,
+        s,
+        k,
+    })
+}
+
+/// Random 128-bit weights from a fresh seed (the verdicts do not depend on them).
+struct Weights {
+    seed: [u8; 32],
+    counter: u64,
+}
+
+impl Weights {
+    fn new() -> Weights {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).expect("the OS random source is available");
+        Weights { seed, counter: 0 }
+    }
+    fn next(&mut self) -> Scalar {
+        self.counter += 1;
+        let h = Sha512::new()
+            .chain_update(self.seed)
+            .chain_update(self.counter.to_le_bytes())
+            .finalize();
+        let mut b = [0u8; 32];
+        b[..16].copy_from_slice(&h[..16]);
+        Scalar::from_bytes_mod_order(b)
+    }
+}
+
+fn batch_holds(items: &[&Prepared], weights: &mut Weights) -> bool {
+    let mut b_coefficient = Scalar::ZERO;
+    let mut scalars = Vec::with_capacity(items.len() * 2);
+    let mut points = Vec::with_capacity(items.len() * 2);
+    for p in items {
+        let z = weights.next();
+        b_coefficient += z * p.s;
+        scalars.push(z);
+        points.push(p.minus_r);
+        scalars.push(z * p.k);
+        points.push(p.minus_a);
+    }
+    let sum = EdwardsPoint::vartime_multiscalar_mul(scalars, points)
+        + EdwardsPoint::mul_base(&b_coefficient);
+    sum.mul_by_cofactor().is_identity()
+}
+
+/// Verdicts for `items`, in order, identical to `rule::verify` on each.
+pub fn verify_batch(items: &[Item<'_>]) -> Vec<bool> {
+    let mut verdicts = vec![false; items.len()];
+    let prepared: Vec<(usize, Prepared)> = items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, it)| prepare(it).map(|p| (i, p)))
+        .collect();
+    let mut weights = Weights::new();
+    settle(items, &prepared, &mut verdicts, &mut weights);
+    verdicts
+}
+
+fn settle(
+    items: &[Item<'_>],
+    group: &[(usize, Prepared)],
+    verdicts: &mut [bool],
+    weights: &mut Weights,
+) {
+    if group.is_empty() {
+        return;
+    }
+    if group.len() < BISECT_SINGLE_BELOW {
+        for (i, _) in group {
+            let it = &items[*i];
+            verdicts[*i] = rule::verify(it.key, it.message, it.signature).is_ok();
+        }
+        return;
+    }
+    let refs: Vec<&Prepared> = group.iter().map(|(_, p)| p).collect();
+    if batch_holds(&refs, weights) {
+        for (i, _) in group {
+            verdicts[*i] = true;
+        }
+        return;
+    }
+    let (left, right) = group.split_at(group.len() / 2);
+    settle(items, left, verdicts, weights);
+    settle(items, right, verdicts, weights);
+}
