@@ -52,6 +52,38 @@ fn bench_verify(c: &mut Criterion) {
             b.iter(|| assert!(cpu::verify_batch(&items).iter().all(|v| *v)))
         });
     }
+    // The ceiling: batches of 256 over the whole rayon pool (every core verifying).
+    {
+        use rayon::prelude::*;
+        let many = signed(4096);
+        let keys: Vec<rule::DecodedKey> = many
+            .iter()
+            .map(|d| rule::DecodedKey::decode(&d.0).unwrap())
+            .collect();
+        let items: Vec<cpu::Item<'_>> = many
+            .iter()
+            .zip(&keys)
+            .map(|(d, k)| cpu::Item {
+                key: &d.0,
+                decoded: Some(k),
+                message: &d.1,
+                signature: &d.2,
+            })
+            .collect();
+        g.throughput(Throughput::Elements(items.len() as u64));
+        g.bench_function(
+            format!("pool_batch_256_threads_{}", rayon::current_num_threads()),
+            |b| {
+                b.iter(|| {
+                    let ok: usize = items
+                        .par_chunks(256)
+                        .map(|c| cpu::verify_batch(c).iter().filter(|v| **v).count())
+                        .sum();
+                    assert_eq!(ok, items.len());
+                })
+            },
+        );
+    }
     g.finish();
 }
 

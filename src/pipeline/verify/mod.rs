@@ -5,6 +5,7 @@
 
 pub mod cpu;
 pub mod rule;
+pub mod stage;
 
 use crate::chain::objects::KeyId;
 use crate::chain::{BlockContext, Signer, VerifiedTransaction};

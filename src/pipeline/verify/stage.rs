@@ -1,0 +1,149 @@
+//! The verify stage's batch path: many transactions at once.
+//!
+//! Stateless checks and hashing per transaction, then every signature of the batch goes
+//! through CPU batch verification in chunks of `batch_size` spread over the rayon pool,
+//! with public keys decompressed once through a bounded key cache. The verdicts are
+//! exactly those of the single path (`verify_transaction`).
+
+use super::cpu::{self, Item};
+use super::rule::DecodedKey;
+use super::{KeyLookup, VerifyError};
+use crate::chain::{Signer, VerifiedTransaction};
+use crate::protocol::codec;
+use crate::protocol::{ChainId, PublicKey, SignedTransaction, TransactionId};
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Decompressed public keys, bounded: when full it is cleared and refilled, so memory
+/// stays at `entries_max` keys (about 160 bytes each) whatever the input.
+pub struct KeyCache {
+    map: HashMap<PublicKey, Option<DecodedKey>>,
+    entries_max: usize,
+}
+
+impl KeyCache {
+    pub fn new(entries_max: usize) -> KeyCache {
+        KeyCache {
+            map: HashMap::with_capacity(entries_max.min(1 << 16)),
+            entries_max,
+        }
+    }
+    /// The decoded key, or `None` if the bytes are not a curve point.
+    pub fn get(&mut self, key: &PublicKey) -> Option<DecodedKey> {
+        if let Some(k) = self.map.get(key) {
+            return *k;
+        }
+        if self.map.len() >= self.entries_max {
+            self.map.clear();
+        }
+        let decoded = DecodedKey::decode(key).ok();
+        self.map.insert(*key, decoded);
+        decoded
+    }
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+/// A transaction after its stateless checks, waiting for its signatures' verdicts.
+struct Checked {
+    trx: SignedTransaction,
+    id: TransactionId,
+    digest: [u8; 32],
+    packed_size: u32,
+}
+
+fn check(trx: SignedTransaction, chain_id: &ChainId) -> Result<Checked, VerifyError> {
+    trx.validate()?;
+    let unsigned = codec::encode(&trx.trx);
+    let id = TransactionId(codec::sha256(&[&unsigned]));
+    let digest = codec::sha256(&[&chain_id.0, &unsigned]);
+    let packed_size = (unsigned.len() + 8 + 96 * trx.signatures.len()) as u32;
+    Ok(Checked {
+        trx,
+        id,
+        digest,
+        packed_size,
+    })
+}
+
+/// Verifies a batch of transactions: results in input order.
+pub fn verify_transactions(
+    batch: Vec<SignedTransaction>,
+    chain_id: &ChainId,
+    key_ids: &(dyn KeyLookup + Sync),
+    cache: &mut KeyCache,
+    batch_size: usize,
+) -> Vec<Result<VerifiedTransaction, VerifyError>> {
+    let checked: Vec<Result<Checked, VerifyError>> =
+        batch.into_par_iter().map(|t| check(t, chain_id)).collect();
+    // Gather every signature of the transactions that passed.
+    let mut owners = Vec::new();
+    let mut decoded = Vec::new();
+    for (t, c) in checked.iter().enumerate() {
+        if let Ok(c) = c {
+            for (s, key) in c.trx.signer_keys.iter().enumerate() {
+                owners.push((t, s));
+                decoded.push(cache.get(key));
+            }
+        }
+    }
+    let items: Vec<Item<'_>> = owners
+        .iter()
+        .zip(&decoded)
+        .map(|(&(t, s), d)| {
+            let c = checked[t]
+                .as_ref()
+                .expect("gathered from passing transactions");
+            Item {
+                key: &c.trx.signer_keys[s],
+                decoded: d.as_ref(),
+                message: &c.digest,
+                signature: &c.trx.signatures[s],
+            }
+        })
+        .collect();
+    let verdicts: Vec<bool> = items
+        .par_chunks(batch_size.max(1))
+        .flat_map_iter(cpu::verify_batch)
+        .collect();
+    let mut first_bad: HashMap<usize, (usize, PublicKey)> = HashMap::new();
+    for (i, ok) in verdicts.iter().enumerate() {
+        let (t, s) = owners[i];
+        if !ok {
+            first_bad.entry(t).or_insert((s, *items[i].key));
+        }
+    }
+    checked
+        .into_iter()
+        .enumerate()
+        .map(|(t, c)| {
+            let c = c?;
+            if let Some((index, key)) = first_bad.get(&t) {
+                return Err(VerifyError::BadSignature {
+                    index: *index,
+                    key: key.to_string(),
+                });
+            }
+            let signers = c
+                .trx
+                .signer_keys
+                .iter()
+                .map(|k| Signer {
+                    key: *k,
+                    key_id: key_ids.key_id(k),
+                })
+                .collect();
+            Ok(VerifiedTransaction {
+                trx: Arc::new(c.trx),
+                id: c.id,
+                packed_size: c.packed_size,
+                signers,
+            })
+        })
+        .collect()
+}
