@@ -4,4 +4,5 @@
 //! ids, signing digests, signature checks); the pinned, batched LMAX pipeline with rings
 //! and io_uring ingest is built on top of it.
 
+pub mod ring;
 pub mod verify;

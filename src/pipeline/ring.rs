@@ -1,0 +1,207 @@
+//! A bounded single-producer, single-consumer ring between two pipeline stages.
+//!
+//! Disruptor words: the producer *publishes* into the *ring* at its *sequence*; the
+//! consumer is a *batch processor* that reads everything published since its last
+//! batch and then advances its own sequence, which is the producer's *barrier*. Slots
+//! are allocated once; a full ring refuses the publish (backpressure) instead of growing.
+
+use std::cell::UnsafeCell;
+use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Keeps the two sequences on separate cache lines.
+#[repr(align(128))]
+struct Padded(AtomicU64);
+
+struct Shared<T> {
+    slots: Box<[UnsafeCell<MaybeUninit<T>>]>,
+    mask: u64,
+    /// Next sequence the producer will write; everything below is published.
+    published: Padded,
+    /// Next sequence the consumer will read; everything below is free again.
+    consumed: Padded,
+}
+
+// SAFETY: a slot is written only by the producer while it is outside
+// [consumed, published), and read only by the consumer while inside it; the sequences
+// are exchanged with release/acquire ordering, so each slot has one owner at a time.
+unsafe impl<T: Send> Send for Shared<T> {}
+unsafe impl<T: Send> Sync for Shared<T> {}
+
+impl<T> Drop for Shared<T> {
+    fn drop(&mut self) {
+        let (from, to) = (*self.consumed.0.get_mut(), *self.published.0.get_mut());
+        for seq in from..to {
+            // SAFETY: slots in [consumed, published) hold initialised, unread values.
+            unsafe { (*self.slots[(seq & self.mask) as usize].get()).assume_init_drop() };
+        }
+    }
+}
+
+/// The producing end.
+pub struct Producer<T> {
+    shared: Arc<Shared<T>>,
+    /// Cached copy of the consumer's sequence (refreshed only when the ring looks full).
+    barrier: u64,
+}
+
+/// The consuming end.
+pub struct Consumer<T> {
+    shared: Arc<Shared<T>>,
+}
+
+/// Creates a ring of `capacity` slots (a power of two).
+pub fn ring<T: Send>(capacity: usize) -> (Producer<T>, Consumer<T>) {
+    assert!(
+        capacity.is_power_of_two() && capacity >= 2,
+        "ring capacity must be a power of two >= 2"
+    );
+    let slots = (0..capacity)
+        .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
+        .collect();
+    let shared = Arc::new(Shared {
+        slots,
+        mask: capacity as u64 - 1,
+        published: Padded(AtomicU64::new(0)),
+        consumed: Padded(AtomicU64::new(0)),
+    });
+    (
+        Producer {
+            shared: shared.clone(),
+            barrier: 0,
+        },
+        Consumer { shared },
+    )
+}
+
+impl<T: Send> Producer<T> {
+    /// Publishes `value`, or gives it back when the ring is full.
+    pub fn try_publish(&mut self, value: T) -> Result<(), T> {
+        let s = &*self.shared;
+        let seq = s.published.0.load(Ordering::Relaxed);
+        let capacity = s.mask + 1;
+        if seq - self.barrier >= capacity {
+            self.barrier = s.consumed.0.load(Ordering::Acquire);
+            if seq - self.barrier >= capacity {
+                return Err(value);
+            }
+        }
+        // SAFETY: seq is outside [consumed, published), so the consumer does not touch
+        // this slot until the release store below.
+        unsafe { (*s.slots[(seq & s.mask) as usize].get()).write(value) };
+        s.published.0.store(seq + 1, Ordering::Release);
+        Ok(())
+    }
+    pub fn capacity(&self) -> usize {
+        self.shared.slots.len()
+    }
+}
+
+impl<T: Send> Consumer<T> {
+    /// Hands up to `max` published values to `f` as one batch; the last call of a batch
+    /// has `end_of_batch` set. Returns how many were read.
+    pub fn poll_batch(&mut self, max: usize, mut f: impl FnMut(T, bool)) -> usize {
+        let s = &*self.shared;
+        let from = s.consumed.0.load(Ordering::Relaxed);
+        let available = s.published.0.load(Ordering::Acquire);
+        let to = available.min(from + max as u64);
+        for seq in from..to {
+            // SAFETY: seq is in [consumed, published): initialised and owned by us. The
+            // sequence advances right after the move, before `f` runs, so a panicking
+            // `f` can never leave a moved-out slot inside [consumed, published).
+            let v = unsafe { (*s.slots[(seq & s.mask) as usize].get()).assume_init_read() };
+            s.consumed.0.store(seq + 1, Ordering::Release);
+            f(v, seq + 1 == to);
+        }
+        (to - from) as usize
+    }
+    /// Values published and not yet read.
+    pub fn backlog(&self) -> usize {
+        let s = &*self.shared;
+        (s.published.0.load(Ordering::Acquire) - s.consumed.0.load(Ordering::Relaxed)) as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_ring_refuses_and_batches_end() {
+        let (mut p, mut c) = ring::<u32>(4);
+        for i in 0..4 {
+            p.try_publish(i).unwrap();
+        }
+        assert_eq!(p.try_publish(9), Err(9));
+        let mut seen = Vec::new();
+        assert_eq!(c.poll_batch(3, |v, end| seen.push((v, end))), 3);
+        assert_eq!(seen, vec![(0, false), (1, false), (2, true)]);
+        p.try_publish(4).unwrap();
+        assert_eq!(c.backlog(), 2);
+        seen.clear();
+        c.poll_batch(10, |v, end| seen.push((v, end)));
+        assert_eq!(seen, vec![(3, false), (4, true)]);
+        assert_eq!(c.poll_batch(10, |_, _| panic!("empty")), 0);
+    }
+
+    #[test]
+    fn unread_values_are_dropped_with_the_ring() {
+        let item = Arc::new(());
+        let (mut p, c) = ring::<Arc<()>>(8);
+        for _ in 0..5 {
+            p.try_publish(item.clone()).unwrap();
+        }
+        assert_eq!(Arc::strong_count(&item), 6);
+        drop((p, c));
+        assert_eq!(Arc::strong_count(&item), 1);
+    }
+
+    #[test]
+    fn a_panicking_handler_neither_leaks_nor_double_drops() {
+        let item = Arc::new(());
+        let (mut p, mut c) = ring::<Arc<()>>(8);
+        for _ in 0..5 {
+            p.try_publish(item.clone()).unwrap();
+        }
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut n = 0;
+            c.poll_batch(8, |_, _| {
+                n += 1;
+                assert!(n < 3, "handler fails on the third value");
+            });
+        }));
+        assert!(r.is_err());
+        assert_eq!(c.backlog(), 2);
+        assert_eq!(Arc::strong_count(&item), 3);
+        drop((p, c));
+        assert_eq!(Arc::strong_count(&item), 1);
+    }
+
+    #[test]
+    fn two_threads_lose_and_reorder_nothing() {
+        const N: u64 = 200_000;
+        let (mut p, mut c) = ring::<u64>(16);
+        let producer = std::thread::spawn(move || {
+            let mut full = 0u64;
+            for i in 0..N {
+                let mut v = i;
+                while let Err(back) = p.try_publish(v) {
+                    v = back;
+                    full += 1;
+                    std::hint::spin_loop();
+                }
+            }
+            full
+        });
+        let mut next = 0u64;
+        while next < N {
+            c.poll_batch(7, |v, _| {
+                assert_eq!(v, next, "values arrive in order, none lost");
+                next += 1;
+            });
+        }
+        producer.join().unwrap();
+        assert_eq!(c.backlog(), 0);
+    }
+}
