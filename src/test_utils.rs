@@ -5,11 +5,8 @@ use crate::chain::genesis::{dev_key, dev_witness_key, GenesisState, DEV_WITNESS_
 use crate::chain::{BlockContext, Chain, TxError, TxReceipt, VerifiedTransaction};
 use crate::node::producer::{produce_block, WitnessKeys};
 use crate::pipeline::verify::{verify_transaction, KeyLookup};
-use crate::protocol::codec::encode;
 use crate::protocol::operations::*;
-use crate::protocol::transaction::Digest32;
 use crate::protocol::*;
-use std::sync::Arc;
 
 /// The genesis time used by tests: 2026-01-01T00:00:00.
 pub const TEST_GENESIS_TIME: TimePointSec = TimePointSec(1_767_225_600);
@@ -245,27 +242,8 @@ pub fn user_key(i: usize) -> PrivateKey {
 
 /// Wraps a pre-signed transaction as the verify stage would, without checking
 /// signatures (for benches that pre-verify outside the timed loop).
-pub fn preverified(trx: SignedTransaction, keys: &dyn KeyLookup) -> VerifiedTransaction {
-    let unsigned = encode(&trx.trx);
-    let id = TransactionId(crate::protocol::codec::sha256(&[&unsigned]));
-    let signers = trx
-        .signer_keys
-        .iter()
-        .map(|k| crate::chain::Signer {
-            key: *k,
-            key_id: keys.key_id(k),
-        })
-        .collect();
-    let packed_size = (unsigned.len() + 8 + 96 * trx.signatures.len()) as u32;
-    VerifiedTransaction {
-        trx: Arc::new(trx),
-        id,
-        packed_size,
-        signers,
-    }
-}
-
-/// A zero digest, for tests that need a placeholder merkle root.
-pub fn zero_digest() -> Digest32 {
-    Digest32::default()
+pub fn preverified(trx: SignedTransaction, chain: &Chain) -> VerifiedTransaction {
+    crate::pipeline::verify::hash_transaction(trx, &chain.chain_id())
+        .expect("a well-formed transaction")
+        .into_verified(chain)
 }

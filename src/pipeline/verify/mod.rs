@@ -51,6 +51,56 @@ impl KeyLookup for NoKeyHints {
     }
 }
 
+/// A transaction after its stateless checks and hashing, before signature checks.
+pub(crate) struct Hashed {
+    pub trx: SignedTransaction,
+    pub id: crate::protocol::TransactionId,
+    /// SHA-256(chain_id ‖ unsigned bytes): the message every signature signs.
+    pub digest: [u8; 32],
+    /// Bytes of the signed transaction's canonical encoding.
+    pub packed_size: u32,
+}
+
+/// Stateless checks, transaction id, signing digest and size.
+pub(crate) fn hash_transaction(
+    trx: SignedTransaction,
+    chain_id: &ChainId,
+) -> Result<Hashed, VerifyError> {
+    trx.validate()?;
+    let unsigned = codec::encode(&trx.trx);
+    let id = crate::protocol::TransactionId(codec::sha256(&[&unsigned]));
+    let digest = codec::sha256(&[&chain_id.0, &unsigned]);
+    // unsigned ‖ u32 count ‖ 64-byte signatures ‖ u32 count ‖ 32-byte keys
+    let packed_size = (unsigned.len() + 8 + 96 * trx.signatures.len()) as u32;
+    Ok(Hashed {
+        trx,
+        id,
+        digest,
+        packed_size,
+    })
+}
+
+impl Hashed {
+    /// The BLP's input, once every signature has been checked.
+    pub(crate) fn into_verified(self, keys: &dyn KeyLookup) -> VerifiedTransaction {
+        let signers = self
+            .trx
+            .signer_keys
+            .iter()
+            .map(|k| Signer {
+                key: *k,
+                key_id: keys.key_id(k),
+            })
+            .collect();
+        VerifiedTransaction {
+            trx: Arc::new(self.trx),
+            id: self.id,
+            packed_size: self.packed_size,
+            signers,
+        }
+    }
+}
+
 /// Checks `trx` statelessly, computes its id and signing digest, and verifies each
 /// signature against the key it names.
 pub fn verify_transaction(
@@ -58,30 +108,16 @@ pub fn verify_transaction(
     chain_id: &ChainId,
     keys: &dyn KeyLookup,
 ) -> Result<VerifiedTransaction, VerifyError> {
-    trx.validate()?;
-    let unsigned = codec::encode(&trx.trx);
-    let id = crate::protocol::TransactionId(codec::sha256(&[&unsigned]));
-    let digest = codec::sha256(&[&chain_id.0, &unsigned]);
-    let mut signers: Vec<Signer> = Vec::with_capacity(trx.signatures.len());
-    for (index, (sig, key)) in trx.signatures.iter().zip(&trx.signer_keys).enumerate() {
-        if rule::verify(key, &digest, sig).is_err() {
+    let h = hash_transaction(trx, chain_id)?;
+    for (index, (sig, key)) in h.trx.signatures.iter().zip(&h.trx.signer_keys).enumerate() {
+        if rule::verify(key, &h.digest, sig).is_err() {
             return Err(VerifyError::BadSignature {
                 index,
                 key: key.to_string(),
             });
         }
-        signers.push(Signer {
-            key: *key,
-            key_id: keys.key_id(key),
-        });
     }
-    let packed_size = (unsigned.len() + 8 + 96 * trx.signatures.len()) as u32;
-    Ok(VerifiedTransaction {
-        trx: Arc::new(trx),
-        id,
-        packed_size,
-        signers,
-    })
+    Ok(h.into_verified(keys))
 }
 
 /// Decodes a transaction from its canonical bytes, then verifies it.

@@ -7,13 +7,11 @@
 
 use super::cpu::{self, Item};
 use super::rule::DecodedKey;
-use super::{KeyLookup, VerifyError};
-use crate::chain::{Signer, VerifiedTransaction};
-use crate::protocol::codec;
-use crate::protocol::{ChainId, PublicKey, SignedTransaction, TransactionId};
+use super::{hash_transaction, Hashed, KeyLookup, VerifyError};
+use crate::chain::VerifiedTransaction;
+use crate::protocol::{ChainId, PublicKey, SignedTransaction};
 use rayon::prelude::*;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 /// Decompressed public keys, bounded: when full it is cleared and refilled, so memory
 /// stays at `entries_max` keys (about 160 bytes each) whatever the input.
@@ -49,28 +47,6 @@ impl KeyCache {
     }
 }
 
-/// A transaction after its stateless checks, waiting for its signatures' verdicts.
-struct Checked {
-    trx: SignedTransaction,
-    id: TransactionId,
-    digest: [u8; 32],
-    packed_size: u32,
-}
-
-fn check(trx: SignedTransaction, chain_id: &ChainId) -> Result<Checked, VerifyError> {
-    trx.validate()?;
-    let unsigned = codec::encode(&trx.trx);
-    let id = TransactionId(codec::sha256(&[&unsigned]));
-    let digest = codec::sha256(&[&chain_id.0, &unsigned]);
-    let packed_size = (unsigned.len() + 8 + 96 * trx.signatures.len()) as u32;
-    Ok(Checked {
-        trx,
-        id,
-        digest,
-        packed_size,
-    })
-}
-
 /// Verifies a batch of transactions: results in input order.
 pub fn verify_transactions(
     batch: Vec<SignedTransaction>,
@@ -79,8 +55,10 @@ pub fn verify_transactions(
     cache: &mut KeyCache,
     batch_size: usize,
 ) -> Vec<Result<VerifiedTransaction, VerifyError>> {
-    let checked: Vec<Result<Checked, VerifyError>> =
-        batch.into_par_iter().map(|t| check(t, chain_id)).collect();
+    let checked: Vec<Result<Hashed, VerifyError>> = batch
+        .into_par_iter()
+        .map(|t| hash_transaction(t, chain_id))
+        .collect();
     // Gather every signature of the transactions that passed.
     let mut owners = Vec::new();
     let mut decoded = Vec::new();
@@ -129,21 +107,7 @@ pub fn verify_transactions(
                     key: key.to_string(),
                 });
             }
-            let signers = c
-                .trx
-                .signer_keys
-                .iter()
-                .map(|k| Signer {
-                    key: *k,
-                    key_id: key_ids.key_id(k),
-                })
-                .collect();
-            Ok(VerifiedTransaction {
-                trx: Arc::new(c.trx),
-                id: c.id,
-                packed_size: c.packed_size,
-                signers,
-            })
+            Ok(c.into_verified(key_ids))
         })
         .collect()
 }
