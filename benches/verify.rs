@@ -19,14 +19,33 @@ fn signed(n: usize) -> Vec<(PublicKey, Vec<u8>, Signature)> {
         .collect()
 }
 
+/// Batch items whose keys come decoded from the key cache, as in the verify stage.
+fn items<'a>(
+    data: &'a [(PublicKey, Vec<u8>, Signature)],
+    keys: &'a [rule::DecodedKey],
+) -> Vec<cpu::Item<'a>> {
+    data.iter()
+        .zip(keys)
+        .map(|(d, k)| cpu::Item {
+            key: &d.0,
+            decoded: Some(k),
+            message: &d.1,
+            signature: &d.2,
+        })
+        .collect()
+}
+
+fn decode_all(data: &[(PublicKey, Vec<u8>, Signature)]) -> Vec<rule::DecodedKey> {
+    data.iter()
+        .map(|d| rule::DecodedKey::decode(&d.0).unwrap())
+        .collect()
+}
+
 fn bench_verify(c: &mut Criterion) {
     let data = signed(1024);
     let mut g = c.benchmark_group("verify");
     g.sample_size(10);
-    let decoded: Vec<rule::DecodedKey> = data
-        .iter()
-        .map(|d| rule::DecodedKey::decode(&d.0).unwrap())
-        .collect();
+    let decoded = decode_all(&data);
     g.throughput(Throughput::Elements(256));
     g.bench_function("single_x256", |b| {
         b.iter(|| {
@@ -36,17 +55,7 @@ fn bench_verify(c: &mut Criterion) {
         })
     });
     for size in [16usize, 64, 256, 1024] {
-        // Keys come decoded from the key cache, as in the verify stage.
-        let items: Vec<cpu::Item<'_>> = data[..size]
-            .iter()
-            .zip(&decoded)
-            .map(|(d, k)| cpu::Item {
-                key: &d.0,
-                decoded: Some(k),
-                message: &d.1,
-                signature: &d.2,
-            })
-            .collect();
+        let items = items(&data[..size], &decoded);
         g.throughput(Throughput::Elements(size as u64));
         g.bench_function(format!("batch_{size}"), |b| {
             b.iter(|| assert!(cpu::verify_batch(&items).iter().all(|v| *v)))
@@ -56,20 +65,8 @@ fn bench_verify(c: &mut Criterion) {
     {
         use rayon::prelude::*;
         let many = signed(4096);
-        let keys: Vec<rule::DecodedKey> = many
-            .iter()
-            .map(|d| rule::DecodedKey::decode(&d.0).unwrap())
-            .collect();
-        let items: Vec<cpu::Item<'_>> = many
-            .iter()
-            .zip(&keys)
-            .map(|(d, k)| cpu::Item {
-                key: &d.0,
-                decoded: Some(k),
-                message: &d.1,
-                signature: &d.2,
-            })
-            .collect();
+        let keys = decode_all(&many);
+        let items = items(&many, &keys);
         g.throughput(Throughput::Elements(items.len() as u64));
         g.bench_function(
             format!("pool_batch_256_threads_{}", rayon::current_num_threads()),

@@ -6,9 +6,9 @@
 //! fails it is bisected down to single verifications, so the verdicts are exactly those
 //! of `rule::verify`, signature by signature.
 
-use super::rule::{self, challenge, DecodedKey};
+use super::rule::{self, DecodedKey};
 use crate::protocol::{PublicKey, Signature};
-use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+use curve25519_dalek::edwards::EdwardsPoint;
 use curve25519_dalek::scalar::Scalar;
 use curve25519_dalek::traits::{IsIdentity, VartimeMultiscalarMul};
 use sha2::{Digest, Sha512};
@@ -39,18 +39,12 @@ fn prepare(item: &Item<'_>) -> Option<Prepared> {
         Some(k) => *k,
         None => DecodedKey::decode(item.key).ok()?,
     };
-    let mut r_bytes = [0u8; 32];
-    let mut s_bytes = [0u8; 32];
-    r_bytes.copy_from_slice(&item.signature.0[..32]);
-    s_bytes.copy_from_slice(&item.signature.0[32..]);
-    let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes))?;
-    let r = CompressedEdwardsY(r_bytes).decompress()?;
-    let k = challenge(&r_bytes, &item.key.0, item.message);
+    let parts = rule::signature_parts(&key, item.message, item.signature).ok()?;
     Some(Prepared {
         minus_a: -key.point(),
-        minus_r: -r,
-        s,
-        k,
+        minus_r: -parts.r,
+        s: parts.s,
+        k: parts.k,
     })
 }
 

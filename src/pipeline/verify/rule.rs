@@ -65,12 +65,20 @@ pub fn challenge(r: &[u8; 32], a: &[u8; 32], message: &[u8]) -> Scalar {
     Scalar::from_bytes_mod_order_wide(&wide)
 }
 
-/// Verifies one signature under ZIP-215 with an already decoded key.
-pub fn verify_decoded(
+/// The parts of a signature that the equation uses: the point R, the canonical scalar
+/// S, and the challenge k over the bytes as given.
+pub(crate) struct SignatureParts {
+    pub r: EdwardsPoint,
+    pub s: Scalar,
+    pub k: Scalar,
+}
+
+/// Decodes R and S under the ZIP-215 rules and computes the challenge.
+pub(crate) fn signature_parts(
     key: &DecodedKey,
     message: &[u8],
     sig: &Signature,
-) -> Result<(), SignatureError> {
+) -> Result<SignatureParts, SignatureError> {
     let mut r_bytes = [0u8; 32];
     let mut s_bytes = [0u8; 32];
     r_bytes.copy_from_slice(&sig.0[..32]);
@@ -81,6 +89,16 @@ pub fn verify_decoded(
         .decompress()
         .ok_or(SignatureError::BadR)?;
     let k = challenge(&r_bytes, &key.bytes, message);
+    Ok(SignatureParts { r, s, k })
+}
+
+/// Verifies one signature under ZIP-215 with an already decoded key.
+pub fn verify_decoded(
+    key: &DecodedKey,
+    message: &[u8],
+    sig: &Signature,
+) -> Result<(), SignatureError> {
+    let SignatureParts { r, s, k } = signature_parts(key, message, sig)?;
     // [S]B − [k]A − R, then multiply by the cofactor.
     let check = EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &key.minus_a, &s) - r;
     if check.mul_by_cofactor().is_identity() {
