@@ -2,7 +2,12 @@
 # Installs the system packages the build and the tests need, only when one is missing.
 set -euo pipefail
 need=()
-for pkg in pkg-config build-essential; do
+# libhwloc-dev: the affinity crate reads the topology through hwloc 2.x (hwlocality);
+# libudev-dev: hwloc-sys links -ludev.
+# libfontconfig1-dev, libfreetype-dev, fonts-dejavu-core: the plot of `carbyne bench`
+# (plotters finds and renders a system font).
+for pkg in pkg-config build-essential libhwloc-dev libudev-dev \
+  libfontconfig1-dev libfreetype-dev fonts-dejavu-core; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then

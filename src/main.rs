@@ -26,16 +26,73 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Hardware benchmarks (not built yet in this release; see `cargo bench`).
-    Bench {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
+    /// Hardware benchmarks: every stage alone and the pipeline end to end.
+    Bench(carbyne::bench::BenchArgs),
+    /// Detect or check hardware profiles.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+}
+
+#[derive(Subcommand)]
+enum ProfileCommand {
+    /// Write a profile for this machine from its hwloc topology.
+    Detect {
+        /// Write to this file instead of stdout.
+        #[arg(long, short)]
+        output: Option<std::path::PathBuf>,
+        /// Also print the topology that was read.
+        #[arg(long)]
+        verbose: bool,
     },
-    /// Detect or check hardware profiles (not built yet in this release).
-    Profile {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
+    /// Check a profile against this machine and explain every problem.
+    Check { file: std::path::PathBuf },
+}
+
+fn profile(cmd: ProfileCommand) -> anyhow::Result<()> {
+    use carbyne::profile::{check, detect, Profile};
+    let topo = affinity::detect();
+    match cmd {
+        ProfileCommand::Detect { output, verbose } => {
+            if verbose {
+                eprintln!("{}", topo.describe());
+            }
+            let text = detect::render(&detect::detect(&topo));
+            match output {
+                Some(path) => {
+                    std::fs::write(&path, text)
+                        .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+                    eprintln!("wrote {}", path.display());
+                }
+                None => print!("{text}"),
+            }
+            Ok(())
+        }
+        ProfileCommand::Check { file } => {
+            let p = Profile::load(&file)?;
+            let problems = check::check(&p, &topo);
+            println!(
+                "{}: profile `{}` on {} ({} cores, CPUs {})",
+                file.display(),
+                p.machine.name,
+                topo.cpu_model,
+                topo.cores_count(),
+                affinity::format_cpu_list(&topo.allowed_cpus)
+            );
+            println!("placement: {}", p.describe_placement());
+            for problem in &problems {
+                println!("{problem}");
+            }
+            let errors = problems.iter().filter(|p| p.is_error()).count();
+            if errors > 0 {
+                anyhow::bail!("{errors} error(s): the node would refuse this profile");
+            }
+            println!(
+                "ok: the profile fits this machine ({} warning(s))",
+                problems.len()
+            );
+            Ok(())
+        }
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -45,13 +102,17 @@ fn main() -> anyhow::Result<()> {
         Command::Wallet { .. } => {
             anyhow::bail!("`carbyne wallet` is not built yet in this release")
         }
-        Command::Bench { .. } => {
-            anyhow::bail!(
-                "`carbyne bench` is not built yet in this release; run `cargo bench --bench blp`"
-            )
+        Command::Bench(args) => {
+            tracing_subscriber::fmt()
+                .with_target(false)
+                .with_writer(std::io::stderr)
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| "warn".into()),
+                )
+                .init();
+            carbyne::bench::run(args)
         }
-        Command::Profile { .. } => {
-            anyhow::bail!("`carbyne profile` is not built yet in this release")
-        }
+        Command::Profile(cmd) => profile(cmd),
     }
 }

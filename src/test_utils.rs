@@ -11,6 +11,39 @@ use crate::protocol::*;
 /// The genesis time used by tests: 2026-01-01T00:00:00.
 pub const TEST_GENESIS_TIME: TimePointSec = TimePointSec(1_767_225_600);
 
+/// The dev genesis at `time` plus `n` accounts `user0`.. (keys `user_key(i)`), each
+/// holding `balance` CORE satoshis.
+pub fn users_genesis(n: usize, balance: i64, time: TimePointSec) -> GenesisState {
+    let mut g = GenesisState::dev(time);
+    for i in 0..n {
+        let key = user_key(i).public_key();
+        g.initial_accounts
+            .push(crate::chain::genesis::GenesisAccount {
+                name: format!("user{i}"),
+                owner_key: key,
+                active_key: key,
+                is_lifetime_member: false,
+            });
+        g.initial_balances
+            .push(crate::chain::genesis::GenesisBalance {
+                owner: format!("user{i}"),
+                asset_symbol: "CORE".into(),
+                amount: balance,
+            });
+    }
+    g
+}
+
+/// The current second, for chains that a live pipeline extends.
+pub fn now_genesis_time() -> TimePointSec {
+    TimePointSec(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("the clock is after 1970")
+            .as_secs() as u32,
+    )
+}
+
 /// A dev chain plus what a producer needs: witness keys and the blocks made so far.
 pub struct DevChain {
     pub chain: Chain,
@@ -32,24 +65,13 @@ impl DevChain {
     /// A dev chain with `n` extra accounts `user0`.. (keys `user_key(i)`), each holding
     /// `balance` CORE satoshis.
     pub fn with_users(n: usize, balance: i64) -> DevChain {
-        let mut g = GenesisState::dev(TEST_GENESIS_TIME);
-        for i in 0..n {
-            let key = user_key(i).public_key();
-            g.initial_accounts
-                .push(crate::chain::genesis::GenesisAccount {
-                    name: format!("user{i}"),
-                    owner_key: key,
-                    active_key: key,
-                    is_lifetime_member: false,
-                });
-            g.initial_balances
-                .push(crate::chain::genesis::GenesisBalance {
-                    owner: format!("user{i}"),
-                    asset_symbol: "CORE".into(),
-                    amount: balance,
-                });
-        }
-        DevChain::with_genesis(g)
+        DevChain::with_users_at(n, balance, TEST_GENESIS_TIME)
+    }
+
+    /// As `with_users`, with the genesis at `time` (`now_genesis_time()` for a chain
+    /// that a running pipeline extends on the wall clock).
+    pub fn with_users_at(n: usize, balance: i64, time: TimePointSec) -> DevChain {
+        DevChain::with_genesis(users_genesis(n, balance, time))
     }
 
     pub fn with_genesis(genesis: GenesisState) -> DevChain {

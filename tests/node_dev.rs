@@ -17,7 +17,15 @@ fn field(line: &str, key: &str) -> Option<u32> {
 fn dev_node_advances_head_and_lib_every_second() {
     let data = std::env::temp_dir().join(format!("carbyne-node-dev-{}", std::process::id()));
     let mut child = Command::new(env!("CARGO_BIN_EXE_carbyne"))
-        .args(["node", "--dev", "--max-blocks", "14", "--data-dir"])
+        .args([
+            "node",
+            "--dev",
+            "--ingest-listen",
+            "127.0.0.1:0",
+            "--max-blocks",
+            "14",
+            "--data-dir",
+        ])
         .arg(&data)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

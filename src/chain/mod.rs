@@ -71,6 +71,22 @@ impl Chain {
     pub fn key_id(&self, key: &PublicKey) -> Option<KeyId> {
         self.store.key_index.get(key).copied()
     }
+    /// Reserves table rows up front (a hardware-profile setting), so that growth does
+    /// not reallocate mid-block.
+    pub fn reserve(&mut self, accounts: usize, balances: usize) {
+        self.store.accounts.reserve(accounts);
+        self.store.account_stats.reserve(accounts);
+        self.store.balance_index.reserve(accounts);
+        self.store.balances.reserve(balances);
+    }
+    /// How many keys have ids: ids `0..keys_count()` are assigned, never reused.
+    pub fn keys_count(&self) -> u32 {
+        self.store.keys.next_instance() as u32
+    }
+    /// The key with id `id` (the verify stage's key-id directory is filled from this).
+    pub fn key_by_id(&self, id: KeyId) -> Option<PublicKey> {
+        self.store.keys.get(id.0 as u64).copied()
+    }
     pub fn account_id_by_name(&self, name: &str) -> Option<AccountId> {
         self.store.account_by_name.get(&name.to_string()).copied()
     }

@@ -16,7 +16,7 @@ pub struct Signer {
 
 /// Only the verify stage constructs these; the BLP trusts that:
 /// * `trx.validate()` passed (stateless rules);
-/// * `id` and `packed_size` belong to `trx.trx`;
+/// * `id`, `packed_size` and `merkle_leaf` belong to `trx`;
 /// * every `signers` entry made a valid signature over the signing digest, with no key
 ///   twice.
 #[derive(Debug, Clone)]
@@ -26,4 +26,7 @@ pub struct VerifiedTransaction {
     /// Bytes of the signed transaction's canonical encoding.
     pub packed_size: u32,
     pub signers: Vec<Signer>,
+    /// SHA-256 of the signed transaction's canonical encoding: its leaf in the block's
+    /// merkle tree, computed by the verify stage so the BLP does not hash it.
+    pub merkle_leaf: [u8; 32],
 }

@@ -1,19 +1,18 @@
-//! `carbyne node`: the block-producing loop.
+//! `carbyne node`: the witness node.
 //!
 //! With `--dev` it starts a one-node chain on the embedded dev genesis, holding the keys
-//! of all eleven dev witnesses, and produces a block every slot. Transactions arriving
-//! on the inbox are applied to the pending state as they come; the pending set becomes
-//! the next block; transactions that did not fit wait for a later block and are dropped
-//! once they are no longer valid.
+//! of all eleven dev witnesses, and produces a block every slot. It runs the whole
+//! pipeline (`crate::pipeline`): the ingest port, the verify workers, the BLP and the
+//! output stage, placed on cores as the hardware profile says.
 
-use super::producer::{produce_block, WitnessKeys};
+use super::producer::WitnessKeys;
 use crate::chain::genesis::{dev_key, dev_witness_key, GenesisState, DEV_WITNESS_COUNT};
-use crate::chain::{Chain, TxError, VerifiedTransaction};
+use crate::chain::Chain;
+use crate::pipeline::Pipeline;
+use crate::profile::{check, detect, Profile};
 use crate::protocol::TimePointSec;
 use anyhow::{bail, Context};
-use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[derive(clap::Args, Debug)]
@@ -30,25 +29,13 @@ pub struct NodeArgs {
     /// Stop after producing this many blocks (for scripted runs).
     #[arg(long)]
     pub max_blocks: Option<u32>,
+    /// Hardware profile (TOML, see hw-profiles/); without it one is detected.
+    #[arg(long)]
+    pub hw_profile: Option<PathBuf>,
+    /// The ingest port: length-prefixed signed transactions (docs/PROTOCOL.md).
+    #[arg(long, default_value = "127.0.0.1:8092")]
+    pub ingest_listen: std::net::SocketAddr,
 }
-
-/// Pending transactions that are waiting for room in a block.
-const OVERFLOW_MAX: usize = 1 << 20;
-
-pub struct Node {
-    pub chain: Chain,
-    keys: WitnessKeys,
-    /// Applied to the pending state, in order: they become the next block.
-    pending: Vec<VerifiedTransaction>,
-    /// Valid but did not fit into the current block.
-    overflow: VecDeque<VerifiedTransaction>,
-    inbox: Receiver<VerifiedTransaction>,
-    /// (block number, transaction count) of the most recent blocks produced here.
-    pub recent_blocks: VecDeque<(u32, usize)>,
-}
-
-/// How many `recent_blocks` entries are kept.
-const RECENT_BLOCKS_MAX: usize = 1024;
 
 fn now_secs() -> u32 {
     SystemTime::now()
@@ -56,111 +43,41 @@ fn now_secs() -> u32 {
         .map_or(0, |d| d.as_secs() as u32)
 }
 
-impl Node {
-    pub fn new(chain: Chain, keys: WitnessKeys) -> (Node, Sender<VerifiedTransaction>) {
-        let (tx, inbox) = mpsc::channel();
-        (
-            Node {
-                chain,
-                keys,
-                pending: Vec::new(),
-                overflow: VecDeque::new(),
-                inbox,
-                recent_blocks: VecDeque::new(),
-            },
-            tx,
-        )
-    }
-
-    /// Applies one arriving transaction to the pending state.
-    pub fn accept(&mut self, vtx: VerifiedTransaction) -> Result<(), TxError> {
-        match self.chain.push_transaction(&vtx) {
-            Ok(_) => {
-                self.pending.push(vtx);
-                Ok(())
+/// The hardware profile the node runs with: `--hw-profile FILE` checked against the
+/// machine, or one detected from the machine.
+fn load_profile(args: &NodeArgs) -> anyhow::Result<Profile> {
+    let topo = affinity::detect();
+    let profile = match &args.hw_profile {
+        Some(path) => {
+            let p = Profile::load(path)?;
+            let problems = check::check(&p, &topo);
+            for w in problems.iter().filter(|p| !p.is_error()) {
+                tracing::warn!("hardware profile {}: {w}", path.display());
             }
-            Err(TxError::PendingFull { .. }) if self.overflow.len() < OVERFLOW_MAX => {
-                self.overflow.push_back(vtx);
-                Ok(())
+            let errors: Vec<String> = problems
+                .iter()
+                .filter(|p| p.is_error())
+                .map(|p| p.to_string())
+                .collect();
+            if !errors.is_empty() {
+                bail!(
+                    "hardware profile {} does not fit this machine:\n  {}",
+                    path.display(),
+                    errors.join("\n  ")
+                );
             }
-            Err(e) => Err(e),
+            p
         }
-    }
-
-    /// Produces the block for `slot` if this node holds its witness key.
-    fn produce(&mut self, slot: u32) -> anyhow::Result<()> {
-        let started = Instant::now();
-        let txs = self
-            .pending
-            .iter()
-            .map(|v| (*v.trx).clone())
-            .collect::<Vec<_>>();
-        let count = txs.len();
-        let Some((block, _ctx)) = produce_block(&mut self.chain, &self.keys, slot, txs)? else {
-            return Ok(());
-        };
-        self.pending.clear();
-        if self.recent_blocks.len() == RECENT_BLOCKS_MAX {
-            self.recent_blocks.pop_front();
+        None => {
+            let p = detect::detect(&topo);
+            tracing::info!(
+                "no --hw-profile given: using a profile detected from this machine ({})",
+                p.machine.description
+            );
+            p
         }
-        self.recent_blocks.push_back((block.block_num(), count));
-        // Retry what did not fit; drop what is no longer valid.
-        let waiting = std::mem::take(&mut self.overflow);
-        for vtx in waiting {
-            let _ = self.accept(vtx);
-        }
-        tracing::info!(
-            "block #{} txs={} apply={}us witness={} lib={}",
-            block.block_num(),
-            count,
-            started.elapsed().as_micros(),
-            block.header.witness,
-            self.chain.last_irreversible_block_num()
-        );
-        Ok(())
-    }
-
-    /// Runs until `max_blocks` blocks were produced (forever if `None`).
-    pub fn run(&mut self, max_blocks: Option<u32>) -> anyhow::Result<()> {
-        let mut produced = 0u32;
-        loop {
-            if max_blocks.is_some_and(|m| produced >= m) {
-                return Ok(());
-            }
-            let now = TimePointSec(now_secs());
-            let slot = self.chain.slot_at_time(now) + 1;
-            let due = self.chain.slot_time(slot);
-            self.wait_until(due);
-            // A block this node cannot seal is a bug worth a loud log line, not a reason
-            // to stop: the pending state stays and the next slot tries again.
-            match self.produce(slot) {
-                Ok(()) => produced += 1,
-                Err(e) => tracing::error!("could not produce the block for slot {slot}: {e}"),
-            }
-        }
-    }
-
-    /// Applies arriving transactions until the wall clock reaches `due`.
-    fn wait_until(&mut self, due: TimePointSec) {
-        loop {
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default();
-            let target = Duration::from_secs(due.0 as u64);
-            let Some(left) = target.checked_sub(now) else {
-                return;
-            };
-            match self.inbox.recv_timeout(left) {
-                Ok(vtx) => {
-                    if let Err(e) = self.accept(vtx) {
-                        tracing::debug!("pending transaction refused: {e}");
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => return,
-                Err(RecvTimeoutError::Disconnected) => std::thread::sleep(left),
-            }
-        }
-    }
+    };
+    Ok(profile)
 }
 
 pub fn run(args: NodeArgs) -> anyhow::Result<()> {
@@ -202,6 +119,44 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         "data dir {}: the block log and snapshots are not built yet in this release; the chain lives in memory only",
         args.data_dir.display()
     );
-    let (mut node, _inbox) = Node::new(chain, keys);
-    node.run(args.max_blocks)
+    let profile = load_profile(&args)?;
+    let mut chain = chain;
+    profile.reserve(&mut chain);
+    let mut config = profile
+        .pipeline_config(Some(args.ingest_listen))
+        .map_err(anyhow::Error::msg)?;
+    config.max_blocks = args.max_blocks;
+    tracing::info!("placement: {}", profile.describe_placement());
+    let pipeline = Pipeline::start(chain, keys, config)?;
+    let mut last = Instant::now();
+    let mut logged = pipeline.stats();
+    while !pipeline.is_finished() {
+        std::thread::sleep(Duration::from_millis(200));
+        if last.elapsed() >= STATS_EVERY {
+            let s = pipeline.stats();
+            if s.verify != logged.verify || s.blp != logged.blp {
+                tracing::info!(
+                    "stats: verify received={} verified={} decode={} invalid={} bad_sig={} dup={} | blp applied={} refused={} held={} dropped={} | ingest {:?}",
+                    s.verify.received,
+                    s.verify.verified,
+                    s.verify.decode_errors,
+                    s.verify.invalid,
+                    s.verify.bad_signatures,
+                    s.verify.duplicates,
+                    s.blp.applied,
+                    s.blp.refused,
+                    s.blp.held,
+                    s.blp.dropped,
+                    s.ingest
+                );
+            }
+            logged = s;
+            last = Instant::now();
+        }
+    }
+    pipeline.join()?;
+    Ok(())
 }
+
+/// How often the node logs its counters when they change.
+const STATS_EVERY: Duration = Duration::from_secs(10);

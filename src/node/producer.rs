@@ -1,26 +1,13 @@
-//! Block production: assemble the header over the pending transactions, hash and sign
-//! it, and hand it to the chain. Hashing and signing happen here, outside the BLP.
+//! Block production in one call: assemble the header over the pending transactions,
+//! hash and sign it, and hand it to the chain. Tests and tools use this synchronous
+//! path; the running node seals in the BLP (`pipeline::blp`) and signs in the output
+//! stage (`pipeline::output`).
 
 use crate::chain::{BlockContext, BlockError, Chain};
+pub use crate::pipeline::output::WitnessKeys;
 use crate::protocol::block::merkle_root;
 use crate::protocol::codec::encode;
-use crate::protocol::{BlockHeader, PrivateKey, PublicKey, SignedBlock, SignedTransaction};
-use std::collections::BTreeMap;
-
-/// The signing keys this node holds, by public key.
-#[derive(Default)]
-pub struct WitnessKeys {
-    keys: BTreeMap<PublicKey, PrivateKey>,
-}
-
-impl WitnessKeys {
-    pub fn insert(&mut self, key: PrivateKey) {
-        self.keys.insert(key.public_key(), key);
-    }
-    pub fn get(&self, public: &PublicKey) -> Option<&PrivateKey> {
-        self.keys.get(public)
-    }
-}
+use crate::protocol::{BlockHeader, SignedBlock, SignedTransaction};
 
 /// Seals the pending transactions `txs` (exactly those applied to the pending state, in
 /// order) into the block at `slot`. Returns `Ok(None)` when this node does not hold the

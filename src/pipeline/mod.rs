@@ -1,8 +1,432 @@
-//! The input and output stages around the business-logic processor.
+//! The LMAX pipeline around the business-logic processor.
 //!
-//! This release has the verify stage's single-threaded core (decode, stateless checks,
-//! ids, signing digests, signature checks); the pinned, batched LMAX pipeline with rings
-//! and io_uring ingest is built on top of it.
+//! ```text
+//!  netio threads ──┐ ring per (producer, worker)              ring per (producer, worker)
+//!  Submitter ──────┴──────────► verify workers (N) ───────────────► BLP ───► output stage
+//!                               decode, hash, dedup,                one      answers, block
+//!                               batch Ed25519 (ZIP-215)             thread   signing, observers
+//! ```
+//!
+//! Every ring is a bounded SPSC ring (`ring`): a full ring pushes back on whoever
+//! feeds it, up to the network thread, which answers "overloaded". Each stage counts
+//! in local integers and publishes its counters periodically (`counters`). Threads are
+//! placed on CPUs as the hardware profile says (`Placement`).
 
+pub mod answer;
+pub mod blp;
+pub mod counters;
+pub mod dispatch;
+pub mod message;
+pub mod output;
 pub mod ring;
 pub mod verify;
+pub mod wait;
+
+use crate::chain::Chain;
+use answer::{Answerer, LocalAnswer};
+use blp::{Blp, BlpCounters, BlpCounts, BlpStage};
+use dispatch::{Dispatch, IngestSink, Submitter};
+use output::{OutputCounters, OutputCounts, OutputStage, ProducedBlock, WitnessKeys};
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use verify::cache::{KeyDirectory, SeenCache};
+use verify::stage::KeyCache;
+use verify::worker::{VerifyCounters, VerifyCounts, VerifyWorker, WorkerShared};
+use wait::{Doorbell, WaitStrategy};
+
+/// Which CPUs each stage's threads run on (OS CPU numbers). Empty / `None` leaves a
+/// thread to the scheduler.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Placement {
+    /// Network thread `i` runs on `ingest[i % len]`.
+    pub ingest: Vec<usize>,
+    /// Verify worker `i` runs on `verify[i % len]`.
+    pub verify: Vec<usize>,
+    pub blp: Option<usize>,
+    pub output: Option<usize>,
+}
+
+/// Everything the pipeline needs to know; the hardware profile fills it.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    pub verify_workers: usize,
+    /// Most transactions per verify batch.
+    pub verify_batch: usize,
+    /// Depth of each producer → worker ring (a power of two).
+    pub ingest_ring: usize,
+    /// Depth of each worker → BLP ring (a power of two).
+    pub checked_ring: usize,
+    /// Depth of the BLP → output ring (a power of two).
+    pub outcome_ring: usize,
+    /// Most transactions the BLP applies between clock checks.
+    pub blp_batch: usize,
+    /// Decompressed public keys cached per verify worker.
+    pub key_cache_entries: usize,
+    /// Recently verified transactions remembered (the signature cache).
+    pub seen_cache_entries: usize,
+    /// What idle verify workers, the BLP and the output stage do.
+    pub verify_wait: WaitStrategy,
+    pub blp_wait: WaitStrategy,
+    pub output_wait: WaitStrategy,
+    pub placement: Placement,
+    /// The ingest server; `None` runs without a network port.
+    pub ingest: Option<netio::Config>,
+    /// Stop after sealing this many blocks.
+    pub max_blocks: Option<u32>,
+    /// Pending transactions the BLP reserves room for.
+    pub pending_reserve: usize,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> PipelineConfig {
+        PipelineConfig {
+            verify_workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            verify_batch: 256,
+            ingest_ring: 8192,
+            checked_ring: 8192,
+            outcome_ring: 65536,
+            blp_batch: 4096,
+            key_cache_entries: 1 << 16,
+            seen_cache_entries: 1 << 20,
+            verify_wait: WaitStrategy::Block,
+            blp_wait: WaitStrategy::Block,
+            output_wait: WaitStrategy::Block,
+            placement: Placement::default(),
+            ingest: None,
+            max_blocks: None,
+            pending_reserve: 0,
+        }
+    }
+}
+
+impl PipelineConfig {
+    /// Checks the sizes the rings and stages need.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, v) in [
+            ("ingest_ring", self.ingest_ring),
+            ("checked_ring", self.checked_ring),
+            ("outcome_ring", self.outcome_ring),
+        ] {
+            if !v.is_power_of_two() || v < 2 {
+                return Err(format!("{name} = {v}: ring depths are powers of two >= 2"));
+            }
+        }
+        if self.verify_workers == 0 {
+            return Err("verify_workers must be at least 1".into());
+        }
+        if self.verify_batch == 0 || self.blp_batch == 0 {
+            return Err("batch sizes must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// A snapshot of every stage's counters.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PipelineStats {
+    pub verify: VerifyCounts,
+    pub verify_workers: Vec<VerifyCounts>,
+    pub blp: BlpCounts,
+    pub output: OutputCounts,
+    #[serde(skip)]
+    pub ingest: Option<netio::Stats>,
+}
+
+/// A running pipeline.
+pub struct Pipeline {
+    stop: Arc<AtomicBool>,
+    blp: Option<JoinHandle<Blp>>,
+    others: Vec<JoinHandle<()>>,
+    server: Option<netio::Server>,
+    submitter: Submitter,
+    local_answers: Option<Receiver<LocalAnswer>>,
+    blocks: Option<Receiver<ProducedBlock>>,
+    verify_counters: Vec<Arc<VerifyCounters>>,
+    blp_counters: Arc<BlpCounters>,
+    output_counters: Arc<OutputCounters>,
+    bells: Vec<Arc<Doorbell>>,
+}
+
+fn pin(cpu: Option<usize>, what: &str) {
+    if let Some(cpu) = cpu {
+        match affinity::pin_current_thread(cpu) {
+            Ok(()) => tracing::debug!("{what} pinned to CPU {cpu}"),
+            Err(e) => tracing::warn!("{what} not pinned: {e}"),
+        }
+    }
+}
+
+fn pick(cpus: &[usize], i: usize) -> Option<usize> {
+    (!cpus.is_empty()).then(|| cpus[i % cpus.len()])
+}
+
+impl Pipeline {
+    /// Starts every stage: the output stage, the BLP over `chain`, the verify workers
+    /// and, if configured, the ingest server.
+    pub fn start(
+        chain: Chain,
+        keys: WitnessKeys,
+        config: PipelineConfig,
+    ) -> anyhow::Result<Pipeline> {
+        config.validate().map_err(anyhow::Error::msg)?;
+        let workers = config.verify_workers;
+        let net_threads = config.ingest.as_ref().map_or(0, |c| c.threads.max(1));
+        // Producer 0 is the in-process submitter; 1.. are the network threads.
+        let producers = 1 + net_threads;
+        let stop = Arc::new(AtomicBool::new(false));
+        let blp_finished = Arc::new(AtomicBool::new(false));
+        let worker_bells: Vec<Arc<Doorbell>> =
+            (0..workers).map(|_| Arc::new(Doorbell::new())).collect();
+        let blp_bell = Arc::new(Doorbell::new());
+        let output_bell = Arc::new(Doorbell::new());
+
+        let mut worker_inputs: Vec<Vec<_>> = (0..workers).map(|_| Vec::new()).collect();
+        let mut worker_outputs: Vec<Vec<_>> = (0..workers).map(|_| Vec::new()).collect();
+        let mut dispatches = Vec::new();
+        let mut blp_inputs = Vec::new();
+        for _ in 0..producers {
+            let mut to_workers = Vec::new();
+            let mut from_workers = Vec::new();
+            for w in 0..workers {
+                let (p, c) = ring::ring(config.ingest_ring);
+                to_workers.push(p);
+                worker_inputs[w].push(c);
+                let (p, c) = ring::ring(config.checked_ring);
+                worker_outputs[w].push(p);
+                from_workers.push(c);
+            }
+            dispatches.push(Dispatch::new(to_workers, worker_bells.clone()));
+            blp_inputs.push(from_workers);
+        }
+        let mut dispatches = dispatches.into_iter();
+        let submitter = Submitter::new(dispatches.next().expect("producer 0"));
+
+        let server = match &config.ingest {
+            Some(net) => {
+                let mut sinks: Vec<Option<IngestSink>> = dispatches
+                    .map(|dispatch| Some(IngestSink { dispatch }))
+                    .collect();
+                let cpus = config.placement.ingest.clone();
+                let server = netio::Server::start(
+                    net.clone(),
+                    |i| sinks[i].take().expect("one sink per network thread"),
+                    move |i| pin(pick(&cpus, i), &format!("network thread {i}")),
+                )?;
+                match server.fallback_reason() {
+                    Some(why) => tracing::warn!(
+                        "ingest on {} uses the fallback backend: {why}",
+                        server.local_addr()
+                    ),
+                    None => tracing::info!(
+                        "ingest on {} ({:?} backend, {} threads)",
+                        server.local_addr(),
+                        server.backend(),
+                        net.threads.max(1)
+                    ),
+                }
+                Some(server)
+            }
+            None => None,
+        };
+        let (local_tx, local_rx) = mpsc::channel();
+        let answers = Answerer::new(server.as_ref().map(|s| s.responder()), Some(local_tx));
+        let seen = Arc::new(SeenCache::new(config.seen_cache_entries));
+        seen.set_head_time(chain.head_block_time().0);
+        let key_dir = Arc::new(KeyDirectory::from_chain(&chain));
+        let chain_id = chain.chain_id();
+        let producing: BTreeSet<_> = keys.public_keys().collect();
+
+        let mut others = Vec::new();
+        let (block_tx, block_rx) = mpsc::channel();
+        let output_counters = Arc::new(OutputCounters::default());
+        let (outcome_p, outcome_c) = ring::ring(config.outcome_ring);
+        let stage = OutputStage {
+            input: outcome_c,
+            bell: output_bell.clone(),
+            answers: answers.clone(),
+            seen: seen.clone(),
+            keys: key_dir.clone(),
+            witness_keys: keys,
+            chain_id,
+            observer: Some(block_tx),
+            counters: output_counters.clone(),
+            blp_finished: blp_finished.clone(),
+            wait: config.output_wait,
+        };
+        let cpu = config.placement.output;
+        others.push(
+            std::thread::Builder::new()
+                .name("output".into())
+                .spawn(move || {
+                    pin(cpu, "output stage");
+                    stage.run()
+                })?,
+        );
+
+        let blp_counters = Arc::new(BlpCounters::default());
+        let stage = BlpStage {
+            blp: Blp::with_reserve(chain, producing, config.pending_reserve),
+            next: vec![0; producers],
+            inputs: blp_inputs,
+            output: outcome_p,
+            output_bell: output_bell.clone(),
+            bell: blp_bell.clone(),
+            counters: blp_counters.clone(),
+            stop: stop.clone(),
+            batch_max: config.blp_batch,
+            max_blocks: config.max_blocks,
+            wait: config.blp_wait,
+        };
+        let cpu = config.placement.blp;
+        let finished = blp_finished.clone();
+        let blp = std::thread::Builder::new()
+            .name("blp".into())
+            .spawn(move || {
+                pin(cpu, "BLP");
+                let blp = stage.run();
+                finished.store(true, Ordering::Release);
+                blp
+            })?;
+
+        let shared = Arc::new(WorkerShared {
+            chain_id,
+            seen,
+            keys: key_dir,
+            answers,
+            stop: stop.clone(),
+            blp_bell: blp_bell.clone(),
+        });
+        let mut verify_counters = Vec::new();
+        for (w, (inputs, outputs)) in worker_inputs.into_iter().zip(worker_outputs).enumerate() {
+            let counters = Arc::new(VerifyCounters::default());
+            verify_counters.push(counters.clone());
+            let worker = VerifyWorker {
+                shared: shared.clone(),
+                inputs,
+                outputs,
+                bell: worker_bells[w].clone(),
+                counters,
+                key_cache: KeyCache::new(config.key_cache_entries),
+                batch_max: config.verify_batch,
+                wait: config.verify_wait,
+                bad_per_mille: 0,
+            };
+            let cpu = pick(&config.placement.verify, w);
+            others.push(
+                std::thread::Builder::new()
+                    .name(format!("verify-{w}"))
+                    .spawn(move || {
+                        pin(cpu, &format!("verify worker {w}"));
+                        worker.run()
+                    })?,
+            );
+        }
+        let mut bells = worker_bells;
+        bells.push(blp_bell);
+        bells.push(output_bell);
+        Ok(Pipeline {
+            stop,
+            blp: Some(blp),
+            others,
+            server,
+            submitter,
+            local_answers: Some(local_rx),
+            blocks: Some(block_rx),
+            verify_counters,
+            blp_counters,
+            output_counters,
+            bells,
+        })
+    }
+
+    /// Submits from inside the process (RPC, tests).
+    pub fn submitter(&self) -> Submitter {
+        self.submitter.clone()
+    }
+    /// Answers to `Submitter` submissions (can be taken once).
+    pub fn take_local_answers(&mut self) -> Option<Receiver<LocalAnswer>> {
+        self.local_answers.take()
+    }
+    /// Blocks as they are produced (can be taken once).
+    pub fn take_blocks(&mut self) -> Option<Receiver<ProducedBlock>> {
+        self.blocks.take()
+    }
+    pub fn ingest_addr(&self) -> Option<std::net::SocketAddr> {
+        self.server.as_ref().map(|s| s.local_addr())
+    }
+    pub fn ingest_backend(&self) -> Option<netio::Backend> {
+        self.server.as_ref().map(|s| s.backend())
+    }
+    pub fn stats(&self) -> PipelineStats {
+        let workers: Vec<VerifyCounts> =
+            self.verify_counters.iter().map(|c| c.snapshot()).collect();
+        let mut verify = VerifyCounts::default();
+        for w in &workers {
+            verify.add(w);
+        }
+        PipelineStats {
+            verify,
+            verify_workers: workers,
+            blp: self.blp_counters.snapshot(),
+            output: self.output_counters.snapshot(),
+            ingest: self.server.as_ref().map(|s| s.stats()),
+        }
+    }
+    /// Whether the BLP has stopped (after `max_blocks`, or on `stop`).
+    pub fn is_finished(&self) -> bool {
+        self.blp.as_ref().is_none_or(|b| b.is_finished())
+    }
+
+    /// Waits for the BLP to stop on its own (`max_blocks`), then stops the rest.
+    pub fn join(mut self) -> anyhow::Result<Blp> {
+        self.join_inner()
+    }
+
+    /// Stops every stage and returns the BLP with the chain state.
+    pub fn stop(mut self) -> anyhow::Result<Blp> {
+        self.stop.store(true, Ordering::Relaxed);
+        for b in &self.bells {
+            b.ring();
+        }
+        self.join_inner()
+    }
+
+    fn join_inner(&mut self) -> anyhow::Result<Blp> {
+        let blp = self.blp.take().expect("joined once");
+        let blp = blp
+            .join()
+            .map_err(|_| anyhow::anyhow!("the BLP thread panicked"))?;
+        self.shutdown();
+        Ok(blp)
+    }
+
+    fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for b in &self.bells {
+            b.ring();
+        }
+        if let Some(s) = self.server.take() {
+            s.shutdown();
+        }
+        for t in self.others.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(b) = self.blp.take() {
+            for bell in &self.bells {
+                bell.ring();
+            }
+            let _ = b.join();
+        }
+        self.shutdown();
+    }
+}

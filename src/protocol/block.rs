@@ -71,10 +71,15 @@ pub const BLOCK_ENVELOPE_BYTES: usize = 148;
 
 /// The merkle root over the signed transactions.
 pub fn merkle_root(transactions: &[SignedTransaction]) -> Digest32 {
-    if transactions.is_empty() {
+    merkle_root_of_leaves(transactions.iter().map(|t| sha256(&[&encode(t)])).collect())
+}
+
+/// The merkle root over precomputed leaves (SHA-256 of each signed transaction's
+/// encoding, as the verify stage computes them).
+pub fn merkle_root_of_leaves(mut level: Vec<[u8; 32]>) -> Digest32 {
+    if level.is_empty() {
         return Digest32::default();
     }
-    let mut level: Vec<[u8; 32]> = transactions.iter().map(|t| sha256(&[&encode(t)])).collect();
     while level.len() > 1 {
         level = level
             .chunks(2)

@@ -72,6 +72,14 @@ impl Weights {
     }
 }
 
+/// The single equation `[8]([S]B − [k]A − R) = 0` on decoded parts: exactly
+/// `rule::verify_decoded`, without decoding the key and R again.
+fn single_holds(p: &Prepared) -> bool {
+    let check =
+        EdwardsPoint::vartime_double_scalar_mul_basepoint(&p.k, &p.minus_a, &p.s) + p.minus_r;
+    check.mul_by_cofactor().is_identity()
+}
+
 fn batch_holds(items: &[&Prepared], weights: &mut Weights) -> bool {
     let mut b_coefficient = Scalar::ZERO;
     let mut scalars = Vec::with_capacity(items.len() * 2);
@@ -89,8 +97,24 @@ fn batch_holds(items: &[&Prepared], weights: &mut Weights) -> bool {
     sum.mul_by_cofactor().is_identity()
 }
 
+/// What to do when a batch equation fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFailure {
+    /// Split it in halves and check each: cheapest when bad signatures are rare.
+    Bisect,
+    /// Check each signature alone: cheapest when many are bad (a flood), where
+    /// bisection would check nearly every level of the tree.
+    Singles,
+}
+
 /// Verdicts for `items`, in order, identical to `rule::verify` on each.
 pub fn verify_batch(items: &[Item<'_>]) -> Vec<bool> {
+    verify_batch_with(items, OnFailure::Bisect)
+}
+
+/// As `verify_batch`, choosing how a failed batch is settled. The verdicts are the
+/// same either way; only the cost differs.
+pub fn verify_batch_with(items: &[Item<'_>], on_failure: OnFailure) -> Vec<bool> {
     let mut verdicts = vec![false; items.len()];
     let prepared: Vec<(usize, Prepared)> = items
         .iter()
@@ -98,23 +122,22 @@ pub fn verify_batch(items: &[Item<'_>]) -> Vec<bool> {
         .filter_map(|(i, it)| prepare(it).map(|p| (i, p)))
         .collect();
     let mut weights = Weights::new();
-    settle(items, &prepared, &mut verdicts, &mut weights);
+    settle(&prepared, &mut verdicts, &mut weights, on_failure);
     verdicts
 }
 
 fn settle(
-    items: &[Item<'_>],
     group: &[(usize, Prepared)],
     verdicts: &mut [bool],
     weights: &mut Weights,
+    on_failure: OnFailure,
 ) {
     if group.is_empty() {
         return;
     }
     if group.len() < BISECT_SINGLE_BELOW {
-        for (i, _) in group {
-            let it = &items[*i];
-            verdicts[*i] = rule::verify(it.key, it.message, it.signature).is_ok();
+        for (i, p) in group {
+            verdicts[*i] = single_holds(p);
         }
         return;
     }
@@ -125,7 +148,16 @@ fn settle(
         }
         return;
     }
-    let (left, right) = group.split_at(group.len() / 2);
-    settle(items, left, verdicts, weights);
-    settle(items, right, verdicts, weights);
+    match on_failure {
+        OnFailure::Bisect => {
+            let (left, right) = group.split_at(group.len() / 2);
+            settle(left, verdicts, weights, on_failure);
+            settle(right, verdicts, weights, on_failure);
+        }
+        OnFailure::Singles => {
+            for (i, p) in group {
+                verdicts[*i] = single_holds(p);
+            }
+        }
+    }
 }

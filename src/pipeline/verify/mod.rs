@@ -3,9 +3,11 @@
 //!
 //! Signatures are checked under the consensus rule in `rule` (ZIP-215).
 
+pub mod cache;
 pub mod cpu;
 pub mod rule;
 pub mod stage;
+pub mod worker;
 
 use crate::chain::objects::KeyId;
 use crate::chain::{BlockContext, Signer, VerifiedTransaction};
@@ -59,6 +61,8 @@ pub(crate) struct Hashed {
     pub digest: [u8; 32],
     /// Bytes of the signed transaction's canonical encoding.
     pub packed_size: u32,
+    /// SHA-256 of that encoding (the merkle leaf).
+    pub merkle_leaf: [u8; 32],
 }
 
 /// Stateless checks, transaction id, signing digest and size.
@@ -72,11 +76,21 @@ pub(crate) fn hash_transaction(
     let digest = codec::sha256(&[&chain_id.0, &unsigned]);
     // unsigned ‖ u32 count ‖ 64-byte signatures ‖ u32 count ‖ 32-byte keys
     let packed_size = (unsigned.len() + 8 + 96 * trx.signatures.len()) as u32;
+    let sig_count = (trx.signatures.len() as u32).to_le_bytes();
+    let key_count = (trx.signer_keys.len() as u32).to_le_bytes();
+    let mut parts: Vec<&[u8]> = Vec::with_capacity(3 + 2 * trx.signatures.len());
+    parts.push(&unsigned);
+    parts.push(&sig_count);
+    parts.extend(trx.signatures.iter().map(|s| &s.0[..]));
+    parts.push(&key_count);
+    parts.extend(trx.signer_keys.iter().map(|k| &k.0[..]));
+    let merkle_leaf = codec::sha256(&parts);
     Ok(Hashed {
         trx,
         id,
         digest,
         packed_size,
+        merkle_leaf,
     })
 }
 
@@ -97,6 +111,7 @@ impl Hashed {
             id: self.id,
             packed_size: self.packed_size,
             signers,
+            merkle_leaf: self.merkle_leaf,
         }
     }
 }

@@ -47,7 +47,50 @@ impl KeyCache {
     }
 }
 
-/// Verifies a batch of transactions: results in input order.
+/// For each transaction, its first bad signature (index and key), or `None` when all
+/// verify. `None` entries of `hashed` are skipped. `verify` settles one slice of
+/// signatures (batch verification; the caller picks sequential or parallel).
+pub(crate) fn first_bad_signatures(
+    hashed: &[Option<&Hashed>],
+    cache: &mut KeyCache,
+    verify: impl FnOnce(&[Item<'_>]) -> Vec<bool>,
+) -> Vec<Option<(usize, PublicKey)>> {
+    let mut owners = Vec::new();
+    let mut decoded = Vec::new();
+    for (t, h) in hashed.iter().enumerate() {
+        if let Some(h) = h {
+            for (s, key) in h.trx.signer_keys.iter().enumerate() {
+                owners.push((t, s));
+                decoded.push(cache.get(key));
+            }
+        }
+    }
+    let items: Vec<Item<'_>> = owners
+        .iter()
+        .zip(&decoded)
+        .map(|(&(t, s), d)| {
+            let h = hashed[t].expect("gathered from present transactions");
+            Item {
+                key: &h.trx.signer_keys[s],
+                decoded: d.as_ref(),
+                message: &h.digest,
+                signature: &h.trx.signatures[s],
+            }
+        })
+        .collect();
+    let verdicts = verify(&items);
+    let mut first_bad = vec![None; hashed.len()];
+    for (i, ok) in verdicts.iter().enumerate() {
+        let (t, s) = owners[i];
+        if !ok && first_bad[t].is_none() {
+            first_bad[t] = Some((s, *items[i].key));
+        }
+    }
+    first_bad
+}
+
+/// Verifies a batch of transactions: results in input order. Hashing and signature
+/// batches are spread over the rayon pool, in chunks of `batch_size` signatures.
 pub fn verify_transactions(
     batch: Vec<SignedTransaction>,
     chain_id: &ChainId,
@@ -59,51 +102,21 @@ pub fn verify_transactions(
         .into_par_iter()
         .map(|t| hash_transaction(t, chain_id))
         .collect();
-    // Gather every signature of the transactions that passed.
-    let mut owners = Vec::new();
-    let mut decoded = Vec::new();
-    for (t, c) in checked.iter().enumerate() {
-        if let Ok(c) = c {
-            for (s, key) in c.trx.signer_keys.iter().enumerate() {
-                owners.push((t, s));
-                decoded.push(cache.get(key));
-            }
-        }
-    }
-    let items: Vec<Item<'_>> = owners
-        .iter()
-        .zip(&decoded)
-        .map(|(&(t, s), d)| {
-            let c = checked[t]
-                .as_ref()
-                .expect("gathered from passing transactions");
-            Item {
-                key: &c.trx.signer_keys[s],
-                decoded: d.as_ref(),
-                message: &c.digest,
-                signature: &c.trx.signatures[s],
-            }
-        })
-        .collect();
-    let verdicts: Vec<bool> = items
-        .par_chunks(batch_size.max(1))
-        .flat_map_iter(cpu::verify_batch)
-        .collect();
-    let mut first_bad: HashMap<usize, (usize, PublicKey)> = HashMap::new();
-    for (i, ok) in verdicts.iter().enumerate() {
-        let (t, s) = owners[i];
-        if !ok {
-            first_bad.entry(t).or_insert((s, *items[i].key));
-        }
-    }
+    let present: Vec<Option<&Hashed>> = checked.iter().map(|c| c.as_ref().ok()).collect();
+    let first_bad = first_bad_signatures(&present, cache, |items| {
+        items
+            .par_chunks(batch_size.max(1))
+            .flat_map_iter(cpu::verify_batch)
+            .collect()
+    });
     checked
         .into_iter()
-        .enumerate()
-        .map(|(t, c)| {
+        .zip(first_bad)
+        .map(|(c, bad)| {
             let c = c?;
-            if let Some((index, key)) = first_bad.get(&t) {
+            if let Some((index, key)) = bad {
                 return Err(VerifyError::BadSignature {
-                    index: *index,
+                    index,
                     key: key.to_string(),
                 });
             }

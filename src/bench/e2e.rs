@@ -1,0 +1,406 @@
+//! End to end: client connections on loopback send signed transfers among many
+//! accounts through the ingest port, the verify workers, the BLP and block
+//! production, and time each one from its first submission to the answer that says
+//! which block holds it.
+//!
+//! Clients send as fast as the node lets them: a frame the node answers "overloaded"
+//! (its verify rings were full) is sent again, counted as a retry, and its latency
+//! still counts from the first attempt. A transaction is *dropped* if it never made
+//! it into a block. In the flood variant, as many attacker connections send
+//! transfers with invalid signatures; the report gives the good throughput.
+
+use super::stages::transfers;
+use crate::pipeline::message::code;
+use crate::pipeline::Pipeline;
+use crate::profile::Profile;
+use crate::protocol::codec::encode;
+use crate::protocol::Signature;
+use crate::test_utils::{now_genesis_time, users_genesis, DevChain};
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub struct E2eOptions {
+    /// How long clients keep sending.
+    pub duration: Duration,
+    /// Honest client connections.
+    pub connections: usize,
+    /// Accounts that transfers run among.
+    pub accounts: usize,
+    /// Pre-signed transactions available (clients stop early when they run out).
+    pub transactions: usize,
+    /// Unanswered transactions per connection, at most.
+    pub window: usize,
+    /// Also run as many attacker connections sending bad signatures.
+    pub flood: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Utilization {
+    /// Share of the verify workers' time spent working.
+    pub verify: f64,
+    pub blp: f64,
+    pub output: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct E2eReport {
+    pub tps: f64,
+    pub sent: u64,
+    pub included: u64,
+    pub dropped: u64,
+    pub retries: u64,
+    /// Answers other than "included", by code name (attackers' included).
+    pub answers: BTreeMap<String, u64>,
+    pub latency_us_p50: u64,
+    pub latency_us_p99: u64,
+    pub latency_us_p999: u64,
+    pub latency_us_max: u64,
+    pub duration_s: f64,
+    pub blocks: usize,
+    pub block_interval_s: f64,
+    pub ingest_backend: String,
+    pub utilization: Utilization,
+    /// Bad-signature transactions sent by attacker connections (flood run).
+    pub attack_sent: u64,
+    pub attack_rejected: u64,
+    /// (seconds since start, transactions per second) per block.
+    pub tps_over_time: Vec<(f64, f64)>,
+    /// (percentile, latency in µs).
+    pub latency_percentiles: Vec<(f64, f64)>,
+}
+
+/// One frame in flight: which transaction, and when it was first sent.
+#[derive(Clone, Copy)]
+struct Sent {
+    tx: u32,
+    first_ns: u64,
+}
+
+struct Conn {
+    sent: Mutex<Vec<Sent>>,
+    retry: Mutex<Vec<Sent>>,
+    answered: AtomicU64,
+    included: AtomicU64,
+    writer_done: AtomicBool,
+}
+
+struct ConnResult {
+    hist: Histogram<u64>,
+    answers: BTreeMap<String, u64>,
+    included: u64,
+    retries: u64,
+    sent_txs: u64,
+}
+
+fn client(
+    addr: std::net::SocketAddr,
+    frames: Arc<Vec<Vec<u8>>>,
+    range: std::ops::Range<usize>,
+    opts: &E2eOptions,
+    t0: Instant,
+    stop_sending: Arc<AtomicBool>,
+    progress: Arc<AtomicU64>,
+) -> anyhow::Result<std::thread::JoinHandle<ConnResult>> {
+    let mut w = netio::client::Client::connect(addr)?;
+    let mut r = w.try_clone()?;
+    r.set_read_timeout(Some(Duration::from_millis(200)))?;
+    let conn = Arc::new(Conn {
+        sent: Mutex::new(Vec::with_capacity(range.len())),
+        retry: Mutex::new(Vec::new()),
+        answered: AtomicU64::new(0),
+        included: AtomicU64::new(0),
+        writer_done: AtomicBool::new(false),
+    });
+    let window = opts.window as u64;
+    let c = conn.clone();
+    let writer = std::thread::spawn(move || -> u64 {
+        let mut next = range.start;
+        let mut seq = 0u64;
+        let mut distinct = 0u64;
+        let mut chunk: Vec<Sent> = Vec::with_capacity(64);
+        let result: std::io::Result<()> = (|| {
+            loop {
+                if stop_sending.load(Ordering::Relaxed) {
+                    break;
+                }
+                let retry: Vec<Sent> = std::mem::take(&mut *c.retry.lock().unwrap());
+                let fresh = if retry.is_empty() && next < range.end {
+                    next += 1;
+                    distinct += 1;
+                    vec![Sent {
+                        tx: (next - 1) as u32,
+                        first_ns: t0.elapsed().as_nanos() as u64,
+                    }]
+                } else {
+                    Vec::new()
+                };
+                if retry.is_empty() && fresh.is_empty() {
+                    if c.answered.load(Ordering::Relaxed) >= seq {
+                        break; // everything answered and nothing to retry
+                    }
+                    w.flush()?;
+                    std::thread::sleep(Duration::from_micros(200));
+                    continue;
+                }
+                if !retry.is_empty() {
+                    std::thread::sleep(Duration::from_micros(500));
+                }
+                for s in retry.into_iter().chain(fresh) {
+                    while seq - c.answered.load(Ordering::Relaxed) >= window {
+                        w.flush()?;
+                        std::thread::sleep(Duration::from_micros(100));
+                    }
+                    w.send_frame(&frames[s.tx as usize])?;
+                    chunk.push(s);
+                    seq += 1;
+                    if chunk.len() == 64 {
+                        c.sent.lock().unwrap().append(&mut chunk);
+                        w.flush()?;
+                    }
+                }
+                c.sent.lock().unwrap().append(&mut chunk);
+            }
+            c.sent.lock().unwrap().append(&mut chunk);
+            w.flush()
+        })();
+        if let Err(e) = result {
+            tracing::warn!("bench client writer stopped: {e}");
+        }
+        c.writer_done.store(true, Ordering::Release);
+        distinct
+    });
+    let c = conn;
+    Ok(std::thread::spawn(move || {
+        let mut hist = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).expect("bounds");
+        let mut answers = BTreeMap::new();
+        let mut retries = 0u64;
+        let mut last_answer = Instant::now();
+        loop {
+            match r.recv_answer() {
+                Ok(a) => {
+                    last_answer = Instant::now();
+                    let sent = c.sent.lock().unwrap().get(a.seq as usize).copied();
+                    let Some(sent) = sent else { continue };
+                    match a.code {
+                        code::INCLUDED => {
+                            let us = (t0.elapsed().as_nanos() as u64).saturating_sub(sent.first_ns)
+                                / 1000;
+                            let _ = hist.record(us.max(1));
+                            c.included.fetch_add(1, Ordering::Relaxed);
+                            progress.fetch_add(1, Ordering::Relaxed);
+                        }
+                        code::OVERLOADED | code::IN_FLIGHT_LIMIT => {
+                            retries += 1;
+                            c.retry.lock().unwrap().push(sent);
+                        }
+                        other => {
+                            *answers.entry(code::name(other).to_string()).or_insert(0) += 1;
+                        }
+                    }
+                    c.answered.fetch_add(1, Ordering::Release);
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    let done = c.writer_done.load(Ordering::Acquire)
+                        && c.answered.load(Ordering::Acquire)
+                            >= c.sent.lock().unwrap().len() as u64;
+                    // Give up on answers 10 s after the last one arrived.
+                    if done || last_answer.elapsed() > Duration::from_secs(10) {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        let sent_txs = writer.join().unwrap_or(0);
+        ConnResult {
+            hist,
+            answers,
+            included: c.included.load(Ordering::Relaxed),
+            retries,
+            sent_txs,
+        }
+    }))
+}
+
+/// Runs the end-to-end benchmark with `profile` placing the stages.
+pub fn run(
+    profile: &Profile,
+    opts: &E2eOptions,
+    mut progress: impl FnMut(&str, u64, u64),
+) -> anyhow::Result<E2eReport> {
+    let accounts = opts.accounts.max(2);
+    progress("signing transactions", 0, 1);
+    let mut g = users_genesis(
+        accounts,
+        1_000_000_000 * 100_000 / accounts as i64,
+        now_genesis_time(),
+    );
+    g.initial_parameters.maximum_block_size = 1 << 30;
+    let dev = DevChain::with_genesis(g);
+    let good = transfers(&dev, accounts, opts.transactions, true);
+    let mut frames: Vec<Vec<u8>> = good.iter().map(encode).collect();
+    let honest = frames.len();
+    if opts.flood {
+        // Distinct transactions carrying another transaction's signature: each costs
+        // a full verification and fails it.
+        for (i, t) in good.iter().enumerate() {
+            let mut bad = t.clone();
+            let next = &good[(i + 1) % good.len()];
+            bad.signatures = vec![next
+                .signatures
+                .first()
+                .copied()
+                .unwrap_or(Signature([0; 64]))];
+            frames.push(encode(&bad));
+        }
+    }
+    drop(good);
+    let frames = Arc::new(frames);
+
+    let mut config = profile
+        .pipeline_config(Some("127.0.0.1:0".parse().expect("an address")))
+        .map_err(anyhow::Error::msg)?;
+    if let Some(net) = config.ingest.as_mut() {
+        net.in_flight_max = net.in_flight_max.max(opts.window as u32);
+        net.connections_max = net.connections_max.max(2 * opts.connections as u32 + 8);
+    }
+    let interval = dev.chain.store.global().parameters.block_interval as f64;
+    let mut pipeline = Pipeline::start(dev.chain, dev.witness_keys, config)?;
+    let blocks = pipeline.take_blocks().expect("blocks");
+    let addr = pipeline
+        .ingest_addr()
+        .ok_or_else(|| anyhow::anyhow!("no ingest port"))?;
+    let backend = format!("{:?}", pipeline.ingest_backend());
+    let started = Instant::now();
+    let stop_sending = Arc::new(AtomicBool::new(false));
+    let included = Arc::new(AtomicU64::new(0));
+    let k = opts.connections.max(1);
+    let mut handles = Vec::new();
+    for c in 0..k {
+        let range = (honest * c / k)..(honest * (c + 1) / k);
+        handles.push((
+            false,
+            client(
+                addr,
+                frames.clone(),
+                range,
+                opts,
+                started,
+                stop_sending.clone(),
+                included.clone(),
+            )?,
+        ));
+    }
+    if opts.flood {
+        let sink = Arc::new(AtomicU64::new(0));
+        for c in 0..k {
+            let range = (honest + honest * c / k)..(honest + honest * (c + 1) / k);
+            handles.push((
+                true,
+                client(
+                    addr,
+                    frames.clone(),
+                    range,
+                    opts,
+                    started,
+                    stop_sending.clone(),
+                    sink.clone(),
+                )?,
+            ));
+        }
+    }
+    while started.elapsed() < opts.duration && !handles.iter().all(|h| h.1.is_finished()) {
+        std::thread::sleep(Duration::from_millis(100));
+        progress("sending", included.load(Ordering::Relaxed), honest as u64);
+    }
+    stop_sending.store(true, Ordering::Relaxed);
+    let send_end = started.elapsed();
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).expect("bounds");
+    let mut r = E2eReport {
+        ingest_backend: backend,
+        block_interval_s: interval,
+        ..E2eReport::default()
+    };
+    for (attacker, h) in handles {
+        let c = h
+            .join()
+            .map_err(|_| anyhow::anyhow!("a bench client panicked"))?;
+        if attacker {
+            r.attack_sent += c.sent_txs;
+            r.attack_rejected += c.answers.values().sum::<u64>();
+            continue;
+        }
+        hist.add(&c.hist).expect("same bounds");
+        r.sent += c.sent_txs;
+        r.included += c.included;
+        r.retries += c.retries;
+        for (name, n) in c.answers {
+            *r.answers.entry(name).or_insert(0) += n;
+        }
+        progress("sending", r.included, honest as u64);
+    }
+    let wall = started.elapsed();
+    let stats = pipeline.stats();
+    pipeline.stop()?;
+    r.dropped = r.sent - r.included;
+    r.duration_s = send_end.as_secs_f64();
+    let produced: Vec<_> = blocks
+        .try_iter()
+        .filter(|b| !b.block.transactions.is_empty())
+        .collect();
+    r.blocks = produced.len();
+    let mut prev: Option<Instant> = None;
+    for b in &produced {
+        let t = b.sealed_at.saturating_duration_since(started).as_secs_f64();
+        let span = prev.map_or(interval, |p| b.sealed_at.duration_since(p).as_secs_f64());
+        r.tps_over_time
+            .push((t, b.block.transactions.len() as f64 / span.max(1e-3)));
+        prev = Some(b.sealed_at);
+    }
+    // Sustained: what the blocks after the first carried, over the time they span.
+    r.tps = match (produced.first(), produced.last()) {
+        (Some(a), Some(b)) if produced.len() >= 2 => {
+            let txs: usize = produced[1..]
+                .iter()
+                .map(|b| b.block.transactions.len())
+                .sum();
+            txs as f64
+                / b.sealed_at
+                    .duration_since(a.sealed_at)
+                    .as_secs_f64()
+                    .max(1e-3)
+        }
+        _ => r.included as f64 / wall.as_secs_f64(),
+    };
+    if !hist.is_empty() {
+        r.latency_us_p50 = hist.value_at_quantile(0.50);
+        r.latency_us_p99 = hist.value_at_quantile(0.99);
+        r.latency_us_p999 = hist.value_at_quantile(0.999);
+        r.latency_us_max = hist.max();
+        for p in [
+            0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 95.0, 99.0, 99.9, 99.99,
+            100.0,
+        ] {
+            r.latency_percentiles
+                .push((p, hist.value_at_quantile(p / 100.0) as f64));
+        }
+    }
+    let ns = wall.as_nanos() as f64;
+    let workers = stats.verify_workers.len().max(1) as f64;
+    r.utilization = Utilization {
+        verify: stats.verify.busy_ns as f64 / (ns * workers),
+        blp: stats.blp.busy_ns as f64 / ns,
+        output: stats.output.busy_ns as f64 / ns,
+    };
+    Ok(r)
+}

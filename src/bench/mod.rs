@@ -1,0 +1,293 @@
+//! `carbyne bench`: the hardware benchmarks.
+//!
+//! Every stage alone (`stages`), then the whole pipeline end to end over loopback
+//! (`e2e`), once with honest clients only and once under a 50% flood of
+//! invalid-signature transactions. The report goes to `bench-report.json` and a plot
+//! to `bench-report.png` (or stdout with `--json`). All figures of one report come
+//! from the same run, so their ratios hold even on a noisy machine.
+
+pub mod e2e;
+pub mod plot;
+pub mod stages;
+
+use crate::profile::{detect, Profile};
+use e2e::{E2eOptions, E2eReport};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use stages::StageReport;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// A short run (under a minute) for CI and for checking a fresh machine.
+    #[arg(long)]
+    pub quick: bool,
+    /// Print the JSON report to stdout (progress still goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// Hardware profile to run with; without it one is detected.
+    #[arg(long)]
+    pub hw_profile: Option<PathBuf>,
+    /// Where to write bench-report.json and bench-report.png.
+    #[arg(long, default_value = ".")]
+    pub out_dir: PathBuf,
+    /// Seconds the end-to-end clients keep sending (default 3, or 10 without --quick).
+    #[arg(long)]
+    pub duration: Option<u64>,
+    /// Honest client connections for the end-to-end run.
+    #[arg(long, default_value_t = 4)]
+    pub connections: usize,
+    /// Accounts the transfers run among.
+    #[arg(long, default_value_t = 2000)]
+    pub accounts: usize,
+    /// Only the stage benchmarks.
+    #[arg(long)]
+    pub stages_only: bool,
+    /// Skip the flood run.
+    #[arg(long)]
+    pub no_flood: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MachineInfo {
+    pub cpu_model: String,
+    pub cores: usize,
+    pub cpus: usize,
+    pub profile: String,
+    pub topology_source: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FloodReport {
+    /// Good transactions per second with as many bad ones sent alongside.
+    pub good_tps: f64,
+    pub baseline_tps: f64,
+    /// The throughput that would remain if each bad transaction cost exactly one
+    /// single verification on one of the verify cores: 1 / (1/baseline + 1/(single x
+    /// workers)). The flood passes when `good_tps` reaches it.
+    pub floor_tps: f64,
+    pub passes: bool,
+    pub attack_sent: u64,
+    pub attack_rejected: u64,
+    pub run: E2eReport,
+}
+
+/// The report. The top-level keys are a stable interface for scripts.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub machine: MachineInfo,
+    pub quick: bool,
+    pub verify_single_per_core_per_s: f64,
+    pub verify_batch_per_core_per_s: f64,
+    pub verify_batch_vs_single: f64,
+    pub verify_ceiling_per_s: f64,
+    pub blp_transfers_per_s: f64,
+    pub decode_hash_per_core_per_s: f64,
+    pub ring_messages_per_s: f64,
+    pub e2e_tps: Option<f64>,
+    pub e2e_vs_ceiling: Option<f64>,
+    pub e2e_latency_us_p50: Option<u64>,
+    pub e2e_latency_us_p99: Option<u64>,
+    pub e2e_latency_us_p999: Option<u64>,
+    pub e2e_dropped: Option<u64>,
+    pub stages: StageReport,
+    pub e2e: Option<E2eReport>,
+    pub flood: Option<FloodReport>,
+    pub elapsed_s: f64,
+}
+
+fn bar(quiet: bool) -> ProgressBar {
+    let pb = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::with_draw_target(Some(1), indicatif::ProgressDrawTarget::stderr())
+    };
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg}")
+            .expect("a valid template"),
+    );
+    pb
+}
+
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let topo = affinity::detect();
+    let profile = match &args.hw_profile {
+        Some(p) => Profile::load(p)?,
+        None => detect::detect(&topo),
+    };
+    let machine = MachineInfo {
+        cpu_model: topo.cpu_model.clone(),
+        cores: topo.cores_count(),
+        cpus: topo.cpus_count(),
+        profile: profile.machine.name.clone(),
+        topology_source: match &topo.source {
+            affinity::Source::Hwloc => "hwloc".into(),
+            affinity::Source::Fallback { reason } => format!("fallback: {reason}"),
+        },
+    };
+    let quick = args.quick;
+    let budget = if quick {
+        Duration::from_millis(700)
+    } else {
+        Duration::from_secs(3)
+    };
+    let pb = bar(false);
+    pb.set_length(6);
+    let s = stages::run(budget, profile.verify.batch, |step| {
+        pb.set_message(format!("stage: {step}"));
+        pb.inc(1);
+    });
+    pb.finish_and_clear();
+
+    let duration = Duration::from_secs(args.duration.unwrap_or(if quick { 3 } else { 10 }));
+    let run_e2e = |flood: bool| -> anyhow::Result<E2eReport> {
+        // Enough pre-signed transfers to keep the pipeline at its ceiling for the
+        // whole run.
+        let transactions = ((s.verify_ceiling_per_s * duration.as_secs_f64() * 1.1) as usize)
+            .clamp(10_000, 5_000_000);
+        let opts = E2eOptions {
+            duration,
+            connections: args.connections,
+            accounts: args.accounts,
+            transactions,
+            window: (transactions / args.connections.max(1)).clamp(1024, 1 << 20),
+            flood,
+        };
+        let pb = bar(false);
+        let r = e2e::run(&profile, &opts, |step, done, total| {
+            pb.set_length(total.max(1));
+            pb.set_position(done);
+            pb.set_message(format!(
+                "end to end{}: {step}",
+                if flood { " (flood)" } else { "" }
+            ));
+        });
+        pb.finish_and_clear();
+        r
+    };
+    let e2e = if args.stages_only {
+        None
+    } else {
+        Some(run_e2e(false)?)
+    };
+    let flood = match (&e2e, args.stages_only || args.no_flood) {
+        (Some(base), false) => {
+            let run = run_e2e(true)?;
+            let bad_cost = 1.0 / (s.verify_single_per_core_per_s * profile.verify.workers as f64);
+            let floor_tps = 1.0 / (1.0 / base.tps + bad_cost);
+            Some(FloodReport {
+                good_tps: run.tps,
+                baseline_tps: base.tps,
+                floor_tps,
+                passes: run.tps >= floor_tps && run.dropped == 0,
+                attack_sent: run.attack_sent,
+                attack_rejected: run.attack_rejected,
+                run,
+            })
+        }
+        _ => None,
+    };
+    let report = Report {
+        machine,
+        quick,
+        verify_single_per_core_per_s: s.verify_single_per_core_per_s,
+        verify_batch_per_core_per_s: s.verify_batch_per_core_per_s,
+        verify_batch_vs_single: s.verify_batch_per_core_per_s / s.verify_single_per_core_per_s,
+        verify_ceiling_per_s: s.verify_ceiling_per_s,
+        blp_transfers_per_s: s.blp_transfers_per_s,
+        decode_hash_per_core_per_s: s.decode_hash_per_core_per_s,
+        ring_messages_per_s: s.ring_messages_per_s,
+        e2e_tps: e2e.as_ref().map(|e| e.tps),
+        e2e_vs_ceiling: e2e.as_ref().map(|e| e.tps / s.verify_ceiling_per_s),
+        e2e_latency_us_p50: e2e.as_ref().map(|e| e.latency_us_p50),
+        e2e_latency_us_p99: e2e.as_ref().map(|e| e.latency_us_p99),
+        e2e_latency_us_p999: e2e.as_ref().map(|e| e.latency_us_p999),
+        e2e_dropped: e2e.as_ref().map(|e| e.dropped),
+        stages: s,
+        e2e,
+        flood,
+        elapsed_s: started.elapsed().as_secs_f64(),
+    };
+    let json = serde_json::to_string_pretty(&report)?;
+    std::fs::create_dir_all(&args.out_dir)?;
+    let json_path = args.out_dir.join("bench-report.json");
+    std::fs::write(&json_path, &json)?;
+    let png_path = args.out_dir.join("bench-report.png");
+    let (tps, lat) = report.e2e.as_ref().map_or((vec![], vec![]), |e| {
+        (
+            e.tps_over_time.clone(),
+            e.latency_percentiles
+                .iter()
+                .map(|&(p, us)| (p, us / 1000.0))
+                .collect(),
+        )
+    });
+    let title = format!(
+        "carbyne bench: {} ({} cores, profile {})",
+        report.machine.cpu_model, report.machine.cores, report.machine.profile
+    );
+    if let Err(e) = plot::write_png(&png_path, &title, &tps, &lat) {
+        tracing::warn!("could not write the plot {}: {e:#}", png_path.display());
+    }
+    if args.json {
+        println!("{json}");
+    } else {
+        print_summary(&report, &json_path, &png_path);
+    }
+    Ok(())
+}
+
+fn print_summary(r: &Report, json: &std::path::Path, png: &std::path::Path) {
+    let k = |v: f64| format!("{:.1}k/s", v / 1000.0);
+    println!(
+        "machine: {} ({} cores, {} CPUs), profile {}",
+        r.machine.cpu_model, r.machine.cores, r.machine.cpus, r.machine.profile
+    );
+    println!(
+        "verify: single {} per core, batch {} per core ({:.2}x, batch {}), ceiling {} on {} threads",
+        k(r.verify_single_per_core_per_s),
+        k(r.verify_batch_per_core_per_s),
+        r.verify_batch_vs_single,
+        r.stages.verify_batch_size,
+        k(r.verify_ceiling_per_s),
+        r.stages.verify_ceiling_threads
+    );
+    println!(
+        "decode+hash {} per core; BLP {} transfers; ring {} messages",
+        k(r.decode_hash_per_core_per_s),
+        k(r.blp_transfers_per_s),
+        k(r.ring_messages_per_s)
+    );
+    if let Some(e) = &r.e2e {
+        println!(
+            "end to end: {} ({:.0}% of the verify ceiling), latency p50 {} ms p99 {} ms p99.9 {} ms, {} sent, {} dropped, {} retries, backend {}",
+            k(e.tps),
+            100.0 * e.tps / r.verify_ceiling_per_s,
+            e.latency_us_p50 / 1000,
+            e.latency_us_p99 / 1000,
+            e.latency_us_p999 / 1000,
+            e.sent,
+            e.dropped,
+            e.retries,
+            e.ingest_backend
+        );
+        println!(
+            "utilization: verify {:.0}%, BLP {:.0}%, output {:.0}%",
+            100.0 * e.utilization.verify,
+            100.0 * e.utilization.blp,
+            100.0 * e.utilization.output
+        );
+    }
+    if let Some(f) = &r.flood {
+        println!(
+            "flood (50% bad signatures): good {} vs {} baseline; floor {} -> {}",
+            k(f.good_tps),
+            k(f.baseline_tps),
+            k(f.floor_tps),
+            if f.passes { "pass" } else { "FAIL" }
+        );
+    }
+    println!("report: {} and {}", json.display(), png.display());
+}

@@ -1,0 +1,60 @@
+//! Answers to whoever submitted a transaction: the ingest connection it came on, or
+//! the in-process submitter's channel.
+
+use super::message::Origin;
+use std::sync::mpsc::Sender;
+
+/// One answer, before it is routed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub origin: Origin,
+    pub code: u8,
+    pub detail: Vec<u8>,
+}
+
+/// An answer to an in-process submission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalAnswer {
+    pub tag: u64,
+    pub code: u8,
+    pub detail: String,
+}
+
+/// Routes answers. Cloned into every stage that answers (verify workers for their
+/// rejections, the output stage for everything else).
+#[derive(Clone, Default)]
+pub struct Answerer {
+    ingest: Option<netio::Responder>,
+    local: Option<Sender<LocalAnswer>>,
+}
+
+impl Answerer {
+    pub fn new(ingest: Option<netio::Responder>, local: Option<Sender<LocalAnswer>>) -> Answerer {
+        Answerer { ingest, local }
+    }
+    /// Sends and empties `answers`: one wake-up of each network thread per call.
+    pub fn send(&self, answers: &mut Vec<Answer>) {
+        if answers.is_empty() {
+            return;
+        }
+        let mut net = Vec::new();
+        for a in answers.drain(..) {
+            match a.origin {
+                Origin::Ingest { conn, seq } => net.push((conn, seq, a.code, a.detail)),
+                Origin::Local { tag } => {
+                    if let Some(l) = &self.local {
+                        // A submitter that went away does not want its answer.
+                        let _ = l.send(LocalAnswer {
+                            tag,
+                            code: a.code,
+                            detail: String::from_utf8_lossy(&a.detail).into_owned(),
+                        });
+                    }
+                }
+            }
+        }
+        if let (Some(r), false) = (&self.ingest, net.is_empty()) {
+            r.answer_many(net);
+        }
+    }
+}

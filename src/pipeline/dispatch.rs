@@ -1,0 +1,102 @@
+//! The producers' end of the verify stage: each producer (a network thread, the
+//! in-process submitter) numbers its transactions and hands transaction `seq` to
+//! verify worker `seq % workers`, through one SPSC ring per (producer, worker). The
+//! BLP reads the workers' results back in the same sequence order, so transactions
+//! from one producer (and so from one connection) are applied in arrival order.
+
+use super::message::{Inbound, Origin};
+use super::ring::Producer;
+use super::wait::Doorbell;
+use std::sync::{Arc, Mutex};
+
+/// One producer's rings into the verify workers.
+pub struct Dispatch {
+    rings: Vec<Producer<Inbound>>,
+    bells: Vec<Arc<Doorbell>>,
+    next: u64,
+    /// Workers that received something since the last `flush`.
+    dirty: Vec<bool>,
+}
+
+impl Dispatch {
+    pub(crate) fn new(rings: Vec<Producer<Inbound>>, bells: Vec<Arc<Doorbell>>) -> Dispatch {
+        let n = rings.len();
+        Dispatch {
+            rings,
+            bells,
+            next: 0,
+            dirty: vec![false; n],
+        }
+    }
+    /// Publishes the next transaction, or gives it back when its worker's ring is full
+    /// (backpressure: the caller answers "overloaded").
+    pub fn try_send(&mut self, item: Inbound) -> Result<(), Inbound> {
+        let w = (self.next % self.rings.len() as u64) as usize;
+        self.rings[w].try_publish(item)?;
+        self.next += 1;
+        self.dirty[w] = true;
+        Ok(())
+    }
+    /// Wakes the workers that got work (once per burst, not per transaction).
+    pub fn flush(&mut self) {
+        for (w, d) in self.dirty.iter_mut().enumerate() {
+            if std::mem::take(d) {
+                self.bells[w].ring();
+            }
+        }
+    }
+    /// Transactions published so far.
+    pub fn published(&self) -> u64 {
+        self.next
+    }
+}
+
+/// The in-process producer (RPC broadcasts, tests): a `Dispatch` behind a lock, for
+/// callers that submit at modest rates from any thread.
+#[derive(Clone)]
+pub struct Submitter {
+    inner: Arc<Mutex<Dispatch>>,
+}
+
+/// The verify stage's rings are full: try again later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the verify stage is overloaded; try again")]
+pub struct Overloaded;
+
+impl Submitter {
+    pub(crate) fn new(d: Dispatch) -> Submitter {
+        Submitter {
+            inner: Arc::new(Mutex::new(d)),
+        }
+    }
+    /// Submits a signed transaction's canonical bytes; the answer arrives on the
+    /// pipeline's local answer channel with `tag`.
+    pub fn submit(&self, tag: u64, bytes: Vec<u8>) -> Result<(), Overloaded> {
+        let mut d = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let r = d.try_send(Inbound {
+            origin: Origin::Local { tag },
+            bytes,
+        });
+        d.flush();
+        r.map_err(|_| Overloaded)
+    }
+}
+
+/// A network thread's sink: frames become `Inbound`s.
+pub struct IngestSink {
+    pub(crate) dispatch: Dispatch,
+}
+
+impl netio::Sink for IngestSink {
+    fn on_frame(&mut self, conn: netio::ConnId, seq: u64, frame: &[u8]) -> Result<(), u8> {
+        self.dispatch
+            .try_send(Inbound {
+                origin: Origin::Ingest { conn, seq },
+                bytes: frame.to_vec(),
+            })
+            .map_err(|_| netio::status::OVERLOADED)
+    }
+    fn end_of_batch(&mut self) {
+        self.dispatch.flush();
+    }
+}

@@ -1,0 +1,213 @@
+//! The output stage: everything that follows the BLP's decisions.
+//!
+//! * answers submitters: one final answer per ingest frame (included, refused or
+//!   dropped), plus "accepted" for in-process submitters;
+//! * signs sealed blocks with the witness key, logs them and hands them to observers
+//!   (the block log and p2p gossip attach here);
+//! * keeps the verify stage's shared state current: new key ids into the key
+//!   directory, the head time into the signature cache, and refused transactions out
+//!   of it, so that an identical resubmission is verified and tried again.
+
+use super::answer::{Answer, Answerer};
+use super::counters::{counters, PUBLISH_EVERY};
+use super::message::{code, Origin, Outcome, SealedBlock};
+use super::ring::Consumer;
+use super::verify::cache::{KeyDirectory, SeenCache};
+use super::wait::{Doorbell, Idler, WaitStrategy};
+use crate::chain::objects::KeyId;
+use crate::protocol::{ChainId, PrivateKey, PublicKey, SignedBlock};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+counters! {
+    /// The output stage's counters.
+    OutputCounters / OutputCounts {
+        accepted,
+        refused,
+        dropped,
+        included,
+        blocks,
+        /// Sealed blocks this node holds no key for (a configuration error).
+        unsigned_blocks,
+        busy_ns,
+    }
+}
+
+/// The signing keys this node holds, by public key.
+#[derive(Default)]
+pub struct WitnessKeys {
+    keys: BTreeMap<PublicKey, PrivateKey>,
+}
+
+impl WitnessKeys {
+    pub fn insert(&mut self, key: PrivateKey) {
+        self.keys.insert(key.public_key(), key);
+    }
+    pub fn get(&self, public: &PublicKey) -> Option<&PrivateKey> {
+        self.keys.get(public)
+    }
+    pub fn public_keys(&self) -> impl Iterator<Item = PublicKey> + '_ {
+        self.keys.keys().copied()
+    }
+}
+
+/// A block this node produced, as observers see it.
+#[derive(Debug, Clone)]
+pub struct ProducedBlock {
+    pub block: Arc<SignedBlock>,
+    /// When the BLP sealed it.
+    pub sealed_at: Instant,
+    pub seal_us: u64,
+    pub last_irreversible: u32,
+}
+
+pub struct OutputStage {
+    pub(crate) input: Consumer<Outcome>,
+    pub(crate) bell: Arc<Doorbell>,
+    pub(crate) answers: Answerer,
+    pub(crate) seen: Arc<SeenCache>,
+    pub(crate) keys: Arc<KeyDirectory>,
+    pub(crate) witness_keys: WitnessKeys,
+    pub(crate) chain_id: ChainId,
+    pub(crate) observer: Option<Sender<ProducedBlock>>,
+    pub(crate) counters: Arc<OutputCounters>,
+    /// Set by the BLP when it has sent its last outcome.
+    pub(crate) blp_finished: Arc<AtomicBool>,
+    pub(crate) wait: WaitStrategy,
+}
+
+/// Outcomes handled per loop before answers are flushed.
+const BATCH: usize = 4096;
+
+impl OutputStage {
+    pub fn run(mut self) {
+        self.bell.register_current();
+        let mut idler = Idler::new(self.wait);
+        let mut local = OutputCounts::default();
+        let mut answers: Vec<Answer> = Vec::with_capacity(BATCH);
+        let mut last_publish = Instant::now();
+        loop {
+            let finished = self.blp_finished.load(Ordering::Acquire);
+            let started = Instant::now();
+            let mut batch = Vec::new();
+            let n = self.input.poll_batch(BATCH, |o, _| batch.push(o));
+            for o in batch {
+                self.handle(o, &mut answers, &mut local);
+            }
+            self.answers.send(&mut answers);
+            if n > 0 {
+                local.busy_ns += started.elapsed().as_nanos() as u64;
+                idler.worked();
+            }
+            if last_publish.elapsed() >= PUBLISH_EVERY {
+                self.counters.publish(&local);
+                last_publish = Instant::now();
+            }
+            if n == 0 {
+                if finished {
+                    break;
+                }
+                let input = &self.input;
+                idler.idle(&self.bell, Duration::from_millis(5), || input.backlog() > 0);
+            }
+        }
+        self.counters.publish(&local);
+    }
+
+    fn handle(&mut self, o: Outcome, answers: &mut Vec<Answer>, local: &mut OutputCounts) {
+        match o {
+            Outcome::Accepted { origin } => {
+                local.accepted += 1;
+                // Ingest frames get exactly one answer, the final one (included, or
+                // why not); in-process submitters also hear of acceptance.
+                if matches!(origin, Origin::Local { .. }) {
+                    answers.push(Answer {
+                        origin,
+                        code: code::ACCEPTED,
+                        detail: Vec::new(),
+                    });
+                }
+            }
+            Outcome::Refused { origin, id, error } => {
+                local.refused += 1;
+                self.seen.remove(&id);
+                answers.push(Answer {
+                    origin,
+                    code: code::REFUSED,
+                    detail: error.to_string().into_bytes(),
+                });
+            }
+            Outcome::Dropped { origin, id, error } => {
+                local.dropped += 1;
+                self.seen.remove(&id);
+                answers.push(Answer {
+                    origin,
+                    code: code::DROPPED,
+                    detail: error.to_string().into_bytes(),
+                });
+            }
+            Outcome::Block(b) => self.block(*b, answers, local),
+        }
+    }
+
+    fn block(&mut self, b: SealedBlock, answers: &mut Vec<Answer>, local: &mut OutputCounts) {
+        let (first, keys) = &b.new_keys;
+        let known = first + keys.len() as u32;
+        self.keys.add(
+            known,
+            keys.iter()
+                .enumerate()
+                .map(|(i, k)| (*k, KeyId(first + i as u32))),
+        );
+        self.seen.set_head_time(b.header.timestamp.0);
+        let num = b.block_num.to_string().into_bytes();
+        for origin in &b.origins {
+            answers.push(Answer {
+                origin: *origin,
+                code: code::INCLUDED,
+                detail: num.clone(),
+            });
+        }
+        local.included += b.origins.len() as u64;
+        let Some(key) = self.witness_keys.get(&b.signing_key) else {
+            local.unsigned_blocks += 1;
+            tracing::error!(
+                "block #{} was sealed for key {} that this node does not hold",
+                b.block_num,
+                b.signing_key
+            );
+            return;
+        };
+        local.blocks += 1;
+        let witness_signature = key.sign(&b.header.signing_digest(&self.chain_id).0);
+        let count = b.transactions.len();
+        let block = SignedBlock {
+            header: b.header,
+            witness_signature,
+            transactions: b
+                .transactions
+                .into_iter()
+                .map(|t| Arc::try_unwrap(t).unwrap_or_else(|t| (*t).clone()))
+                .collect(),
+        };
+        tracing::info!(
+            "block #{} txs={} apply={}us witness={} lib={}",
+            b.block_num,
+            count,
+            b.seal_us,
+            block.header.witness,
+            b.last_irreversible
+        );
+        if let Some(obs) = &self.observer {
+            let _ = obs.send(ProducedBlock {
+                block: Arc::new(block),
+                sealed_at: b.sealed_at,
+                seal_us: b.seal_us,
+                last_irreversible: b.last_irreversible,
+            });
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! State the verify workers share: the signature cache of recently verified
+//! transactions and the key-id directory.
+//!
+//! * [`SeenCache`]: transaction id → fingerprint of its signatures, for transactions
+//!   whose signatures verified. A transaction that arrives again at ingest is refused
+//!   as a duplicate without any signature work; one that arrives inside a block with
+//!   the same signatures is not verified again. The output stage removes the entry
+//!   when the BLP refuses the transaction, so an identical resubmission (after the
+//!   account was funded, say) is verified and tried again. It is a cache: an entry
+//!   lost to the bound only costs one more verification, because the BLP's own
+//!   duplicate index is the authority.
+//! * [`KeyDirectory`]: public key → key id, the hints the BLP checks with one array
+//!   read. Filled from the chain at start and from each block's new keys by the output
+//!   stage; a stale hint is harmless (the BLP checks it).
+
+use crate::chain::objects::KeyId;
+use crate::chain::Chain;
+use crate::protocol::codec::sha256;
+use crate::protocol::{PublicKey, SignedTransaction, TransactionId};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, RwLock};
+
+const SHARDS: usize = 64;
+
+#[derive(Clone, Copy)]
+struct Entry {
+    fingerprint: [u8; 32],
+    expiration: u32,
+}
+
+/// The signature cache (see the module docs). Sharded by id so workers rarely contend.
+pub struct SeenCache {
+    shards: Vec<Mutex<HashMap<[u8; 32], Entry>>>,
+    shard_max: usize,
+    /// Head block time, published by the output stage: entries expire with their
+    /// transaction.
+    head_time: AtomicU32,
+}
+
+/// Hash of a transaction's signatures and signer keys: equal fingerprints mean the
+/// same signatures over the same id, so an earlier verification still holds.
+pub fn fingerprint(trx: &SignedTransaction) -> [u8; 32] {
+    let sigs: Vec<&[u8]> = trx
+        .signatures
+        .iter()
+        .map(|s| &s.0[..])
+        .chain(trx.signer_keys.iter().map(|k| &k.0[..]))
+        .collect();
+    sha256(&sigs)
+}
+
+impl SeenCache {
+    /// A cache of about `entries_max` transactions (at least one per shard).
+    pub fn new(entries_max: usize) -> SeenCache {
+        let shard_max = entries_max.div_ceil(SHARDS).max(1);
+        SeenCache {
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(HashMap::with_capacity(shard_max.min(4096))))
+                .collect(),
+            shard_max,
+            head_time: AtomicU32::new(0),
+        }
+    }
+    fn shard(&self, id: &TransactionId) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Entry>> {
+        // Ids are hashes: any byte spreads evenly. A poisoned shard is still a valid map.
+        let s = &self.shards[id.0[31] as usize % SHARDS];
+        s.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    /// Whether `id` verified recently.
+    pub fn contains(&self, id: &TransactionId) -> bool {
+        self.shard(id).contains_key(&id.0)
+    }
+    /// Whether `id` verified recently with exactly these signatures.
+    pub fn verified_with(&self, id: &TransactionId, fingerprint: &[u8; 32]) -> bool {
+        self.shard(id)
+            .get(&id.0)
+            .is_some_and(|e| &e.fingerprint == fingerprint)
+    }
+    /// Records a verified transaction. When its shard is full, expired entries go
+    /// first, then the whole shard (the BLP's duplicate index stays the authority).
+    pub fn insert(&self, id: &TransactionId, fingerprint: [u8; 32], expiration: u32) {
+        let now = self.head_time.load(Ordering::Relaxed);
+        let mut shard = self.shard(id);
+        if shard.len() >= self.shard_max && !shard.contains_key(&id.0) {
+            shard.retain(|_, e| e.expiration > now);
+            if shard.len() >= self.shard_max {
+                shard.clear();
+            }
+        }
+        shard.insert(
+            id.0,
+            Entry {
+                fingerprint,
+                expiration,
+            },
+        );
+    }
+    pub fn remove(&self, id: &TransactionId) {
+        self.shard(id).remove(&id.0);
+    }
+    pub fn set_head_time(&self, t: u32) {
+        self.head_time.store(t, Ordering::Relaxed);
+    }
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).len())
+            .sum()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Public key → key id hints (see the module docs).
+#[derive(Default)]
+pub struct KeyDirectory {
+    map: RwLock<HashMap<PublicKey, KeyId>>,
+    /// Ids below this are in the map.
+    known: AtomicU32,
+}
+
+impl KeyDirectory {
+    /// A directory holding every key the chain has assigned an id.
+    pub fn from_chain(chain: &Chain) -> KeyDirectory {
+        let d = KeyDirectory::default();
+        d.extend(chain, 0);
+        d
+    }
+    /// Adds the keys `from..chain.keys_count()`.
+    fn extend(&self, chain: &Chain, from: u32) {
+        let to = chain.keys_count();
+        let new: Vec<(PublicKey, KeyId)> = (from..to)
+            .filter_map(|i| chain.key_by_id(KeyId(i)).map(|k| (k, KeyId(i))))
+            .collect();
+        self.add(to, new);
+    }
+    /// Adds keys learned from a block; `known` is the new count of assigned ids.
+    pub fn add(&self, known: u32, keys: impl IntoIterator<Item = (PublicKey, KeyId)>) {
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        map.extend(keys);
+        self.known.fetch_max(known, Ordering::Relaxed);
+    }
+    /// How many ids the directory has seen (the BLP sends keys from here on).
+    pub fn known(&self) -> u32 {
+        self.known.load(Ordering::Relaxed)
+    }
+    /// Looks up many keys under one read lock.
+    pub fn lookup_all<'a>(
+        &self,
+        keys: impl IntoIterator<Item = &'a PublicKey>,
+        mut f: impl FnMut(Option<KeyId>),
+    ) {
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        for k in keys {
+            f(map.get(k).copied());
+        }
+    }
+    pub fn get(&self, key: &PublicKey) -> Option<KeyId> {
+        self.map
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .copied()
+    }
+}
+
+impl super::KeyLookup for KeyDirectory {
+    fn key_id(&self, key: &PublicKey) -> Option<KeyId> {
+        self.get(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u8) -> TransactionId {
+        let mut b = [0u8; 32];
+        b[0] = n;
+        b[31] = n;
+        TransactionId(b)
+    }
+
+    #[test]
+    fn seen_cache_binds_signatures_and_stays_bounded() {
+        let c = SeenCache::new(SHARDS * 2);
+        c.insert(&id(1), [7; 32], 100);
+        assert!(c.contains(&id(1)));
+        assert!(c.verified_with(&id(1), &[7; 32]));
+        assert!(!c.verified_with(&id(1), &[8; 32]), "other signatures");
+        c.remove(&id(1));
+        assert!(!c.contains(&id(1)));
+        // Three ids in one shard of two: the expired one is evicted first.
+        let same_shard = |n: u8| {
+            let mut b = [n; 32];
+            b[31] = 5;
+            TransactionId(b)
+        };
+        c.insert(&same_shard(1), [0; 32], 10);
+        c.insert(&same_shard(2), [0; 32], 50);
+        c.set_head_time(20);
+        c.insert(&same_shard(3), [0; 32], 60);
+        assert!(!c.contains(&same_shard(1)), "expired entry evicted");
+        assert!(c.contains(&same_shard(2)) && c.contains(&same_shard(3)));
+        c.insert(&same_shard(4), [0; 32], 60);
+        assert!(c.contains(&same_shard(4)));
+        assert!(c.len() <= SHARDS * 2);
+    }
+}

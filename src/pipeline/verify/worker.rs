@@ -1,0 +1,303 @@
+//! A verify worker: one thread of the verify stage.
+//!
+//! Each loop it takes a batch from its input rings (one per producer), then for each
+//! transaction: decode (strict, size-capped), stateless `validate()`, id, signing
+//! digest and merkle leaf, the duplicate check against recently verified ids, and
+//! finally one batch verification over every signature of the batch (bisected when
+//! it fails, so the verdicts are exactly those of the single rule). Rejections are
+//! answered here and counted by kind; every input yields one `Checked` on the output
+//! ring of its producer, in order, so the BLP can restore the producer's sequence.
+
+use super::cache::{fingerprint, KeyDirectory, SeenCache};
+use super::cpu::{self, OnFailure};
+use super::stage::{first_bad_signatures, KeyCache};
+use super::{hash_transaction, Hashed, VerifyError, TRANSACTION_BYTES_MAX};
+use crate::chain::Signer;
+use crate::chain::VerifiedTransaction;
+use crate::pipeline::answer::{Answer, Answerer};
+use crate::pipeline::counters::{counters, PUBLISH_EVERY};
+use crate::pipeline::message::{code, Checked, Inbound, Origin};
+use crate::pipeline::ring::{Consumer, Producer};
+use crate::pipeline::wait::{Doorbell, Idler, WaitStrategy};
+use crate::protocol::codec;
+use crate::protocol::{ChainId, SignedTransaction};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+counters! {
+    /// The verify stage's counters (summed over workers by readers).
+    VerifyCounters / VerifyCounts {
+        /// Transactions taken from the input rings.
+        received,
+        /// Passed every check and went on to the BLP.
+        verified,
+        /// Not a canonical signed transaction.
+        decode_errors,
+        /// A stateless rule failed.
+        invalid,
+        /// A signature did not verify.
+        bad_signatures,
+        /// Verified recently: refused without signature work.
+        duplicates,
+        /// Signatures checked.
+        signatures,
+        /// Batches processed.
+        batches,
+        /// Nanoseconds spent working (not waiting).
+        busy_ns,
+    }
+}
+
+/// Shared by every worker of the stage.
+pub struct WorkerShared {
+    pub chain_id: ChainId,
+    pub seen: Arc<SeenCache>,
+    pub keys: Arc<KeyDirectory>,
+    pub answers: Answerer,
+    pub stop: Arc<AtomicBool>,
+    /// Rung after results are published.
+    pub blp_bell: Arc<Doorbell>,
+}
+
+pub struct VerifyWorker {
+    pub(crate) shared: Arc<WorkerShared>,
+    pub(crate) inputs: Vec<Consumer<Inbound>>,
+    pub(crate) outputs: Vec<Producer<Checked>>,
+    pub(crate) bell: Arc<Doorbell>,
+    pub(crate) counters: Arc<VerifyCounters>,
+    pub(crate) key_cache: KeyCache,
+    pub(crate) batch_max: usize,
+    pub(crate) wait: WaitStrategy,
+    /// Recent share of transactions with a bad signature, in per mille.
+    pub(crate) bad_per_mille: u64,
+}
+
+/// From this share of bad signatures on (per mille), failed batches are settled one
+/// signature at a time.
+const FLOOD_PER_MILLE: u64 = 100;
+/// Signatures per batch equation while flooded: small enough that honest
+/// connections' batches rarely include a bad signature.
+const FLOOD_GROUP: usize = 128;
+
+/// One transaction of a batch on its way through the checks.
+enum Step {
+    Hashed(Box<Hashed>),
+    Rejected(u8, String),
+}
+
+impl VerifyWorker {
+    pub fn run(mut self) {
+        self.bell.register_current();
+        let mut idler = Idler::new(self.wait);
+        let mut local = VerifyCounts::default();
+        let mut last_publish = Instant::now();
+        let mut batch: Vec<(usize, Inbound)> = Vec::with_capacity(self.batch_max);
+        let mut answers = Vec::new();
+        while !self.shared.stop.load(Ordering::Relaxed) {
+            for (p, input) in self.inputs.iter_mut().enumerate() {
+                let room = self.batch_max - batch.len();
+                if room == 0 {
+                    break;
+                }
+                input.poll_batch(room, |v, _| batch.push((p, v)));
+            }
+            if batch.is_empty() {
+                if last_publish.elapsed() >= PUBLISH_EVERY {
+                    self.counters.publish(&local);
+                    last_publish = Instant::now();
+                }
+                let inputs = &self.inputs;
+                idler.idle(&self.bell, Duration::from_millis(5), || {
+                    inputs.iter().any(|c| c.backlog() > 0)
+                });
+                continue;
+            }
+            idler.worked();
+            let started = Instant::now();
+            let results = self.process(&mut batch, &mut local, &mut answers);
+            for (p, checked) in results {
+                self.publish(p, checked);
+            }
+            self.shared.blp_bell.ring();
+            self.shared.answers.send(&mut answers);
+            local.busy_ns += started.elapsed().as_nanos() as u64;
+            if last_publish.elapsed() >= PUBLISH_EVERY {
+                self.counters.publish(&local);
+                last_publish = Instant::now();
+            }
+        }
+        self.counters.publish(&local);
+    }
+
+    /// Waits for room on the BLP's ring: backpressure flows upstream from here.
+    fn publish(&mut self, p: usize, checked: Checked) {
+        let mut item = checked;
+        let mut spins = 0u32;
+        while let Err(back) = self.outputs[p].try_publish(item) {
+            item = back;
+            if self.shared.stop.load(Ordering::Relaxed) {
+                return;
+            }
+            self.shared.blp_bell.ring();
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::sleep(Duration::from_micros(50));
+            }
+        }
+    }
+
+    fn process(
+        &mut self,
+        batch: &mut Vec<(usize, Inbound)>,
+        local: &mut VerifyCounts,
+        answers: &mut Vec<Answer>,
+    ) -> Vec<(usize, Checked)> {
+        local.batches += 1;
+        local.received += batch.len() as u64;
+        let mut steps = Vec::with_capacity(batch.len());
+        for (_, inbound) in batch.iter() {
+            steps.push(self.check_one(&inbound.bytes, local));
+        }
+        let present: Vec<Option<&Hashed>> = steps
+            .iter()
+            .map(|s| match s {
+                Step::Hashed(h) => Some(&**h),
+                Step::Rejected(..) => None,
+            })
+            .collect();
+        local.signatures += present
+            .iter()
+            .flatten()
+            .map(|h| h.trx.signatures.len() as u64)
+            .sum::<u64>();
+        let first_bad = self.verify_signatures(batch, &present);
+        let mut out = Vec::with_capacity(batch.len());
+        for (((p, inbound), step), bad) in batch.drain(..).zip(steps).zip(first_bad) {
+            let origin = inbound.origin;
+            let checked = match (step, bad) {
+                (Step::Rejected(c, detail), _) => self.reject(origin, c, detail, answers),
+                (Step::Hashed(_), Some((index, key))) => {
+                    local.bad_signatures += 1;
+                    let e = VerifyError::BadSignature {
+                        index,
+                        key: key.to_string(),
+                    };
+                    self.reject(origin, code::BAD_SIGNATURE, e.to_string(), answers)
+                }
+                (Step::Hashed(h), None) => {
+                    local.verified += 1;
+                    let h = *h;
+                    self.shared
+                        .seen
+                        .insert(&h.id, fingerprint(&h.trx), h.trx.trx.expiration.0);
+                    Checked::Verified {
+                        origin,
+                        vtx: self.to_verified(h),
+                    }
+                }
+            };
+            out.push((p, checked));
+        }
+        out
+    }
+
+    /// Batch-verifies the signatures of `present`, grouped by connection so that a
+    /// flooding connection's bad signatures share batches with each other rather than
+    /// with honest ones. While the recent share of bad signatures is high, a failed
+    /// batch is settled signature by signature instead of bisected.
+    fn verify_signatures(
+        &mut self,
+        batch: &[(usize, Inbound)],
+        present: &[Option<&Hashed>],
+    ) -> Vec<Option<(usize, crate::protocol::PublicKey)>> {
+        let mut order: Vec<usize> = (0..batch.len()).collect();
+        order.sort_by_key(|&i| match batch[i].1.origin {
+            Origin::Ingest { conn, .. } => conn.0,
+            Origin::Local { .. } => u64::MAX,
+        });
+        let sorted: Vec<Option<&Hashed>> = order.iter().map(|&i| present[i]).collect();
+        let flood = self.bad_per_mille >= FLOOD_PER_MILLE;
+        let bad_sorted = first_bad_signatures(&sorted, &mut self.key_cache, |items| {
+            if flood {
+                items
+                    .chunks(FLOOD_GROUP)
+                    .flat_map(|c| cpu::verify_batch_with(c, OnFailure::Singles))
+                    .collect()
+            } else {
+                cpu::verify_batch_with(items, OnFailure::Bisect)
+            }
+        });
+        let mut first_bad = vec![None; batch.len()];
+        for (k, &i) in order.iter().enumerate() {
+            first_bad[i] = bad_sorted[k];
+        }
+        let checked = present.iter().flatten().count() as u64;
+        let bad = first_bad.iter().flatten().count() as u64;
+        if let Some(share) = (bad * 1000).checked_div(checked) {
+            // An exponential average over about eight batches, in per mille.
+            self.bad_per_mille = (self.bad_per_mille * 7 + share) / 8;
+        }
+        first_bad
+    }
+
+    fn check_one(&self, bytes: &[u8], local: &mut VerifyCounts) -> Step {
+        let trx: SignedTransaction =
+            match codec::decode("signed transaction", bytes, TRANSACTION_BYTES_MAX) {
+                Ok(t) => t,
+                Err(e) => {
+                    local.decode_errors += 1;
+                    return Step::Rejected(code::DECODE, e.to_string());
+                }
+            };
+        let h = match hash_transaction(trx, &self.shared.chain_id) {
+            Ok(h) => h,
+            Err(e) => {
+                local.invalid += 1;
+                return Step::Rejected(code::INVALID, e.to_string());
+            }
+        };
+        if self.shared.seen.contains(&h.id) {
+            local.duplicates += 1;
+            return Step::Rejected(
+                code::DUPLICATE,
+                format!("transaction {} was already received", h.id),
+            );
+        }
+        Step::Hashed(Box::new(h))
+    }
+
+    fn reject(
+        &self,
+        origin: Origin,
+        code: u8,
+        detail: String,
+        answers: &mut Vec<Answer>,
+    ) -> Checked {
+        answers.push(Answer {
+            origin,
+            code,
+            detail: detail.into_bytes(),
+        });
+        Checked::Rejected
+    }
+
+    fn to_verified(&self, h: Hashed) -> VerifiedTransaction {
+        let mut signers = Vec::with_capacity(h.trx.signer_keys.len());
+        self.shared.keys.lookup_all(&h.trx.signer_keys, |key_id| {
+            signers.push(Signer {
+                key: h.trx.signer_keys[signers.len()],
+                key_id,
+            })
+        });
+        VerifiedTransaction {
+            trx: Arc::new(h.trx),
+            id: h.id,
+            packed_size: h.packed_size,
+            signers,
+            merkle_leaf: h.merkle_leaf,
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! The ingest path end to end, through both network backends: the io_uring server
+//! and the portable fallback. Good transactions are included; malformed, oversized
+//! and slow-drip frames, invalid signatures and duplicate floods are answered (or the
+//! connection closed), counted, and the node keeps producing blocks.
+
+use carbyne::pipeline::message::code;
+use carbyne::pipeline::{Pipeline, PipelineConfig};
+use carbyne::protocol::codec::encode;
+use carbyne::protocol::fees::P;
+use carbyne::protocol::*;
+use carbyne::test_utils::{now_genesis_time, user_key, DevChain};
+use netio::client::{Answer, Client};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+const FEE: i64 = 20 * P as i64;
+
+fn start(backend: netio::BackendChoice) -> (Pipeline, DevChain) {
+    let dev = DevChain::with_users_at(4, 100_000 * P as i64, now_genesis_time());
+    let helper = DevChain::with_genesis(dev.genesis.clone());
+    let config = PipelineConfig {
+        verify_workers: 2,
+        verify_batch: 64,
+        ingest_ring: 1024,
+        checked_ring: 1024,
+        outcome_ring: 4096,
+        ingest: Some(netio::Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            backend,
+            frame_bytes_max: 4096,
+            frame_timeout: Duration::from_millis(400),
+            idle_timeout: Duration::from_secs(20),
+            ..netio::Config::default()
+        }),
+        ..PipelineConfig::default()
+    };
+    let p = Pipeline::start(dev.chain, dev.witness_keys, config).unwrap();
+    (p, helper)
+}
+
+fn transfer(dev: &DevChain, from: usize, to: usize, amount: i64) -> SignedTransaction {
+    let op = dev.transfer_op(&format!("user{from}"), &format!("user{to}"), amount, FEE);
+    dev.sign(dev.transaction(vec![op]), &[&user_key(from)])
+}
+
+/// Reads answers until every seq in `want` has one (30 s at most).
+fn answers(c: &mut Client, want: usize) -> BTreeMap<u64, Answer> {
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut got = BTreeMap::new();
+    while got.len() < want {
+        let a = c.recv_answer().expect("an answer");
+        assert!(
+            got.insert(a.seq, a.clone()).is_none(),
+            "one answer per frame: {a:?}"
+        );
+    }
+    got
+}
+
+fn closed(c: &mut Client) -> bool {
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    loop {
+        match c.recv_answer() {
+            Ok(_) => continue,
+            Err(e) => return e.kind() != std::io::ErrorKind::WouldBlock,
+        }
+    }
+}
+
+fn scenario(backend: netio::BackendChoice, expect: netio::Backend) {
+    let (pipeline, dev) = start(backend);
+    assert_eq!(pipeline.ingest_backend(), Some(expect));
+    let addr = pipeline.ingest_addr().unwrap();
+    let mut c = Client::connect(addr).unwrap();
+
+    // Good, forged, garbage and duplicate frames on one connection.
+    let good = transfer(&dev, 0, 1, 100);
+    let mut forged = transfer(&dev, 0, 1, 200);
+    forged.signatures[0].0[3] ^= 0x80;
+    c.send_frame(&encode(&good)).unwrap(); // seq 0
+    c.send_frame(&encode(&forged)).unwrap(); // seq 1
+    c.send_frame(b"\x01\x02garbage").unwrap(); // seq 2
+    c.flush().unwrap();
+    let got = answers(&mut c, 3);
+    assert_eq!(got[&0].code, code::INCLUDED, "{:?}", got[&0]);
+    assert!(
+        String::from_utf8_lossy(&got[&0].detail)
+            .parse::<u32>()
+            .unwrap()
+            >= 1
+    );
+    assert_eq!(got[&1].code, code::BAD_SIGNATURE);
+    assert_eq!(got[&2].code, code::DECODE);
+
+    // A duplicate flood: 200 copies of one new transfer, from 4 connections.
+    let dup = encode(&transfer(&dev, 2, 3, 7));
+    let mut flooders: Vec<Client> = (0..4).map(|_| Client::connect(addr).unwrap()).collect();
+    for f in &mut flooders {
+        for _ in 0..50 {
+            f.send_frame(&dup).unwrap();
+        }
+        f.flush().unwrap();
+    }
+    let mut codes: BTreeMap<u8, usize> = BTreeMap::new();
+    for f in &mut flooders {
+        for a in answers(f, 50).values() {
+            *codes.entry(a.code).or_default() += 1;
+        }
+    }
+    assert_eq!(codes.get(&code::INCLUDED), Some(&1), "{codes:?}");
+    let refused = codes.get(&code::DUPLICATE).copied().unwrap_or(0)
+        + codes.get(&code::REFUSED).copied().unwrap_or(0);
+    assert_eq!(refused, 199, "{codes:?}");
+
+    // Oversized: answered TOO_LARGE, then the connection is closed.
+    let mut big = Client::connect(addr).unwrap();
+    big.send_raw(&(1_000_000u32).to_le_bytes()).unwrap();
+    big.flush().unwrap();
+    let a = big.recv_answer().unwrap();
+    assert_eq!(a.code, code::TOO_LARGE);
+    assert!(closed(&mut big));
+
+    // Slow drip: half a frame, then silence past the frame timeout.
+    let mut slow = Client::connect(addr).unwrap();
+    let frame = encode(&transfer(&dev, 1, 0, 5));
+    slow.send_raw(&(frame.len() as u32).to_le_bytes()).unwrap();
+    slow.send_raw(&frame[..frame.len() / 2]).unwrap();
+    slow.flush().unwrap();
+    assert!(closed(&mut slow), "the slow-drip connection is closed");
+
+    // The node still takes good transactions and produces blocks.
+    let after = transfer(&dev, 1, 2, 9);
+    c.send_frame(&encode(&after)).unwrap();
+    c.flush().unwrap();
+    let a = answers(&mut c, 1);
+    assert_eq!(a[&3].code, code::INCLUDED, "{a:?}");
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let stats = loop {
+        let s = pipeline.stats();
+        let i = s.ingest.clone().unwrap();
+        if (i.too_large, i.frame_timeouts) == (1, 1) || Instant::now() > deadline {
+            break s;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let i = stats.ingest.clone().unwrap();
+    assert_eq!((i.too_large, i.frame_timeouts), (1, 1), "{i:?}");
+    assert_eq!(stats.verify.bad_signatures, 1);
+    assert_eq!(stats.verify.decode_errors, 1);
+    assert_eq!(
+        stats.verify.duplicates + stats.blp.refused,
+        199,
+        "{stats:?}"
+    );
+    let blp = pipeline.stop().unwrap();
+    let chain = &blp.chain;
+    let (u0, u1, u2, u3) = (
+        dev.id("user0"),
+        dev.id("user1"),
+        dev.id("user2"),
+        dev.id("user3"),
+    );
+    let start = 100_000 * P as i64;
+    assert_eq!(chain.balance(u0, AssetId::CORE), start - 100 - FEE);
+    assert_eq!(chain.balance(u1, AssetId::CORE), start + 100 - 9 - FEE);
+    assert_eq!(chain.balance(u2, AssetId::CORE), start - 7 - FEE + 9);
+    assert_eq!(chain.balance(u3, AssetId::CORE), start + 7);
+}
+
+#[test]
+fn ingest_over_io_uring() {
+    scenario(netio::BackendChoice::IoUring, netio::Backend::IoUring);
+}
+
+#[test]
+fn ingest_over_the_fallback() {
+    scenario(netio::BackendChoice::Fallback, netio::Backend::Fallback);
+}
