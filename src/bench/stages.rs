@@ -173,7 +173,7 @@ pub fn run(budget: Duration, batch: usize, mut progress: impl FnMut(&str)) -> St
     progress("BLP apply of transfers");
     const USERS: usize = 10_000;
     const BLOCK: usize = 20_000;
-    let mut g = users_genesis(USERS, 1_000_000 * 100_000, TEST_GENESIS_TIME);
+    let mut g = users_genesis(USERS, 10_000 * 100_000, TEST_GENESIS_TIME);
     g.initial_parameters.maximum_block_size = 1 << 30;
     let mut dev = DevChain::with_genesis(g);
     let txs: Vec<_> = transfers(&dev, USERS, BLOCK, false)
