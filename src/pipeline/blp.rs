@@ -324,19 +324,13 @@ impl BlpStage {
         if outcomes.is_empty() {
             return;
         }
+        let bell = &self.output_bell;
         for o in outcomes.drain(..) {
-            let mut item = o;
-            let mut spins = 0u32;
-            while let Err(back) = self.output.try_publish(item) {
-                item = back;
-                self.output_bell.ring();
-                spins += 1;
-                if spins < 64 {
-                    std::hint::spin_loop();
-                } else {
-                    std::thread::sleep(Duration::from_micros(50));
-                }
-            }
+            // The output stage runs until the BLP has finished, so this never gives up.
+            self.output.publish_waiting(o, || {
+                bell.ring();
+                true
+            });
         }
         self.output_bell.ring();
     }

@@ -96,6 +96,26 @@ impl<T: Send> Producer<T> {
     pub fn capacity(&self) -> usize {
         self.shared.slots.len()
     }
+    /// Publishes `value`, waiting while the ring is full (backpressure). `on_full`
+    /// runs on every failed attempt (to wake the consumer) and returns `false` to give
+    /// up; the value is then dropped and `false` returned.
+    pub fn publish_waiting(&mut self, value: T, mut on_full: impl FnMut() -> bool) -> bool {
+        let mut item = value;
+        let mut spins = 0u32;
+        while let Err(back) = self.try_publish(item) {
+            item = back;
+            if !on_full() {
+                return false;
+            }
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::sleep(std::time::Duration::from_micros(50));
+            }
+        }
+        true
+    }
 }
 
 impl<T: Send> Consumer<T> {

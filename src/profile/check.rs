@@ -407,20 +407,7 @@ mod tests {
     use super::*;
 
     fn two_cores() -> Topology {
-        let mut t = affinity::fallback("test");
-        t.cores = (0..2)
-            .map(|i| affinity::Core {
-                index: i,
-                package: 0,
-                numa_node: Some(0),
-                pus: vec![i],
-                l2_bytes: None,
-                l3_bytes: None,
-                l3_group: None,
-            })
-            .collect();
-        t.allowed_cpus = vec![0, 1];
-        t
+        crate::profile::test_topology(2)
     }
 
     fn keys(problems: &[Problem]) -> Vec<(bool, &str)> {

@@ -157,22 +157,7 @@ pub fn render(p: &Profile) -> String {
 mod tests {
     use super::*;
 
-    fn topo(n: usize) -> Topology {
-        let mut t = affinity::fallback("test");
-        t.cores = (0..n)
-            .map(|i| affinity::Core {
-                index: i,
-                package: 0,
-                numa_node: Some(0),
-                pus: vec![i],
-                l2_bytes: None,
-                l3_bytes: None,
-                l3_group: None,
-            })
-            .collect();
-        t.allowed_cpus = (0..n).collect();
-        t
-    }
+    use crate::profile::test_topology as topo;
 
     #[test]
     fn layouts_use_every_core_once_for_hot_stages() {

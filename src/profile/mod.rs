@@ -240,6 +240,25 @@ impl Profile {
     }
 }
 
+/// A flat topology of `n` single-PU cores on one package and NUMA node (for tests).
+#[cfg(test)]
+pub(crate) fn test_topology(n: usize) -> affinity::Topology {
+    let mut t = affinity::fallback("test");
+    t.cores = (0..n)
+        .map(|i| affinity::Core {
+            index: i,
+            package: 0,
+            numa_node: Some(0),
+            pus: vec![i],
+            l2_bytes: None,
+            l3_bytes: None,
+            l3_group: None,
+        })
+        .collect();
+    t.allowed_cpus = (0..n).collect();
+    t
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

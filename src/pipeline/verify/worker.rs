@@ -132,21 +132,11 @@ impl VerifyWorker {
 
     /// Waits for room on the BLP's ring: backpressure flows upstream from here.
     fn publish(&mut self, p: usize, checked: Checked) {
-        let mut item = checked;
-        let mut spins = 0u32;
-        while let Err(back) = self.outputs[p].try_publish(item) {
-            item = back;
-            if self.shared.stop.load(Ordering::Relaxed) {
-                return;
-            }
-            self.shared.blp_bell.ring();
-            spins += 1;
-            if spins < 64 {
-                std::hint::spin_loop();
-            } else {
-                std::thread::sleep(Duration::from_micros(50));
-            }
-        }
+        let shared = &self.shared;
+        self.outputs[p].publish_waiting(checked, || {
+            shared.blp_bell.ring();
+            !shared.stop.load(Ordering::Relaxed)
+        });
     }
 
     fn process(
