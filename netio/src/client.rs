@@ -43,6 +43,27 @@ impl Client {
         }
     }
 
+    /// Sets the kernel send buffer (SO_SNDBUF). A load generator keeps it small so
+    /// that what waits for the server waits in the generator, where it is timed.
+    pub fn set_send_buffer(&self, bytes: u32) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        let v = bytes.min(i32::MAX as u32 / 2) as libc::c_int;
+        // SAFETY: setsockopt(2) on our own socket with a live c_int and its size.
+        let r = unsafe {
+            libc::setsockopt(
+                self.stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_SNDBUF,
+                (&v as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
     /// Buffers a frame (header + body); written when the buffer fills, on `flush` or
     /// before `recv_answer` blocks.
     pub fn send_frame(&mut self, frame: &[u8]) -> io::Result<()> {

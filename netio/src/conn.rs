@@ -3,7 +3,7 @@
 //! the thread-level plumbing (mailbox, counters, admission).
 
 use crate::{
-    encode_answer, status, Config, ConnId, ServerShared, Sink, Stats, ThreadShared,
+    encode_answer, status, Config, ConnId, Delivery, ServerShared, Sink, Stats, ThreadShared,
     FRAME_HEADER_BYTES, RECORD_FIXED, SLOTS_MAX,
 };
 use std::collections::HashSet;
@@ -107,6 +107,13 @@ pub(crate) struct ConnCore {
     pub(crate) doomed: bool,
     /// In the slab's dirty list.
     pub(crate) dirty: bool,
+    /// The sink was full: `stash[stash_pos..]` starts with the whole frame it did not
+    /// take, followed by everything received since; offered again by `resume`.
+    paused: bool,
+    stash: Vec<u8>,
+    stash_pos: usize,
+    /// In the backend's paused list.
+    pub(crate) listed_paused: bool,
 }
 
 impl ConnCore {
@@ -124,14 +131,19 @@ impl ConnCore {
             phase: Phase::Open,
             doomed: false,
             dirty: false,
+            paused: false,
+            stash: Vec::new(),
+            stash_pos: 0,
+            listed_paused: false,
         }
     }
 
     /// Bytes received. Complete frames are handed to the sink straight from `data`;
-    /// only a frame split across reads is copied (into `partial`).
+    /// only a frame split across reads is copied (into `partial`). While the
+    /// connection is paused everything is kept in `partial` for [`ConnCore::resume`].
     pub(crate) fn on_bytes<S: Sink>(
         &mut self,
-        mut data: &[u8],
+        data: &[u8],
         now: Instant,
         lim: &Limits,
         sink: &mut S,
@@ -142,19 +154,85 @@ impl ConnCore {
         if self.phase != Phase::Open || self.doomed {
             return;
         }
+        if self.paused {
+            self.stash.extend_from_slice(data);
+            return;
+        }
+        if let Some(at) = self.parse(data, now, lim, sink, stats) {
+            self.stash.extend_from_slice(&data[at..]);
+        }
+    }
+
+    /// Whether the sink was full and the connection waits to offer its next frame
+    /// again (the backend stops reading the socket meanwhile).
+    pub(crate) fn is_paused(&self) -> bool {
+        self.paused
+    }
+
+    /// Offers the kept bytes again; true when the connection is no longer paused.
+    /// Costs one sink call while the sink is still full: the kept bytes are not
+    /// copied again, only the read position moves.
+    pub(crate) fn resume<S: Sink>(
+        &mut self,
+        now: Instant,
+        lim: &Limits,
+        sink: &mut S,
+        stats: &mut Stats,
+    ) -> bool {
+        if !self.paused {
+            return true;
+        }
+        self.paused = false;
+        if self.phase != Phase::Open || self.doomed {
+            self.stash = Vec::new();
+            self.stash_pos = 0;
+            return true;
+        }
+        let stash = std::mem::take(&mut self.stash);
+        match self.parse(&stash[self.stash_pos..], now, lim, sink, stats) {
+            Some(at) => {
+                self.stash_pos += at;
+                self.stash = stash;
+            }
+            None => {
+                self.stash_pos = 0;
+                self.stash = stash;
+                self.stash.clear();
+                // A burst's buffer is not kept around for the connection's lifetime.
+                if self.stash.capacity() > 256 * 1024 {
+                    self.stash = Vec::new();
+                }
+            }
+        }
+        !self.paused
+    }
+
+    /// Cuts `data` into frames and delivers them; `partial` is either empty or holds
+    /// the start of a frame that `data` continues. When the sink is full, returns the
+    /// offset in `data` from which the bytes must be kept (`partial`'s whole frame,
+    /// if that was the one refused, is moved to the front of `stash`).
+    fn parse<S: Sink>(
+        &mut self,
+        mut data: &[u8],
+        now: Instant,
+        lim: &Limits,
+        sink: &mut S,
+        stats: &mut Stats,
+    ) -> Option<usize> {
+        let len = data.len();
         if !self.partial.is_empty() {
             if self.partial.len() < FRAME_HEADER_BYTES {
                 let take = (FRAME_HEADER_BYTES - self.partial.len()).min(data.len());
                 self.partial.extend_from_slice(&data[..take]);
                 data = &data[take..];
                 if self.partial.len() < FRAME_HEADER_BYTES {
-                    return;
+                    return None;
                 }
                 let n = header(&self.partial);
                 if !self.check_len(n, now, lim, stats) {
                     self.partial.clear();
                     self.frame_start = None;
-                    return;
+                    return None;
                 }
                 self.partial.reserve_exact(n);
             }
@@ -163,44 +241,55 @@ impl ConnCore {
             self.partial.extend_from_slice(&data[..take]);
             data = &data[take..];
             if self.partial.len() < whole {
-                return;
+                return None;
             }
             let frame = std::mem::take(&mut self.partial);
             self.frame_start = None;
-            self.deliver(&frame[FRAME_HEADER_BYTES..], lim, sink, stats);
+            let taken = self.deliver(&frame[FRAME_HEADER_BYTES..], lim, sink, stats);
             self.partial = frame;
+            if !taken {
+                // The refused frame leads the kept bytes; the caller adds the rest.
+                self.stash.clear();
+                self.stash_pos = 0;
+                self.stash.extend_from_slice(&self.partial);
+                self.partial.clear();
+                return Some(len - data.len());
+            }
             self.partial.clear();
             // A huge frame's buffer is not kept around for the connection's lifetime.
             if self.partial.capacity() > 64 * 1024 {
                 self.partial = Vec::new();
             }
             if self.doomed {
-                return;
+                return None;
             }
         }
         while !data.is_empty() {
             if data.len() < FRAME_HEADER_BYTES {
                 self.partial.extend_from_slice(data);
                 self.frame_start = Some(now);
-                return;
+                return None;
             }
             let n = header(data);
             if !self.check_len(n, now, lim, stats) {
-                return;
+                return None;
             }
             let whole = FRAME_HEADER_BYTES + n;
             if data.len() < whole {
                 self.partial.reserve_exact(whole);
                 self.partial.extend_from_slice(data);
                 self.frame_start = Some(now);
-                return;
+                return None;
             }
-            self.deliver(&data[FRAME_HEADER_BYTES..whole], lim, sink, stats);
+            if !self.deliver(&data[FRAME_HEADER_BYTES..whole], lim, sink, stats) {
+                return Some(len - data.len());
+            }
             if self.doomed {
-                return;
+                return None;
             }
             data = &data[whole..];
         }
+        None
     }
 
     /// A frame length from a header; false (and the refusal answered) when bad.
@@ -239,11 +328,19 @@ impl ConnCore {
         self.partial = Vec::new();
     }
 
-    fn deliver<S: Sink>(&mut self, frame: &[u8], lim: &Limits, sink: &mut S, stats: &mut Stats) {
+    /// Hands one frame to the sink; false when the sink was full (the connection is
+    /// now paused and the frame was not numbered).
+    fn deliver<S: Sink>(
+        &mut self,
+        frame: &[u8],
+        lim: &Limits,
+        sink: &mut S,
+        stats: &mut Stats,
+    ) -> bool {
         let seq = self.next_seq;
-        self.next_seq += 1;
-        stats.frames += 1;
         if self.outstanding.len() >= lim.in_flight_max {
+            self.next_seq += 1;
+            stats.frames += 1;
             stats.in_flight_limited += 1;
             self.queue(
                 seq,
@@ -252,17 +349,27 @@ impl ConnCore {
                 lim,
                 stats,
             );
-            return;
+            return true;
         }
         match sink.on_frame(self.id, seq, frame) {
-            Ok(()) => {
+            Delivery::Taken => {
                 self.outstanding.insert(seq);
             }
-            Err(code) => {
+            Delivery::Refused(code) => {
                 stats.sink_refused += 1;
                 self.queue(seq, code, b"", lim, stats);
             }
+            Delivery::Full => {
+                stats.pauses += 1;
+                self.paused = true;
+                // The wait is the server's, not the client's: no slow-drip timer runs.
+                self.frame_start = None;
+                return false;
+            }
         }
+        self.next_seq += 1;
+        stats.frames += 1;
+        true
     }
 
     /// An answer from the application. Dropped (and counted) unless the connection is
@@ -344,7 +451,8 @@ impl ConnCore {
                         return Verdict::Close;
                     }
                 }
-                if now.saturating_duration_since(self.last_activity) >= lim.idle {
+                // A paused connection waits on the server, not the other way round.
+                if !self.paused && now.saturating_duration_since(self.last_activity) >= lim.idle {
                     stats.idle_timeouts += 1;
                     return Verdict::Close;
                 }
@@ -572,13 +680,116 @@ mod tests {
 
     struct Collect(Vec<(u64, Vec<u8>)>, bool);
     impl Sink for Collect {
-        fn on_frame(&mut self, _: ConnId, seq: u64, frame: &[u8]) -> Result<(), u8> {
+        fn on_frame(&mut self, _: ConnId, seq: u64, frame: &[u8]) -> Delivery {
             if self.1 {
-                return Err(status::OVERLOADED);
+                return Delivery::Refused(status::OVERLOADED);
             }
             self.0.push((seq, frame.to_vec()));
-            Ok(())
+            Delivery::Taken
         }
+    }
+
+    /// Takes at most `room` frames, then answers `Full` until more room is given.
+    struct Bounded {
+        got: Vec<(u64, Vec<u8>)>,
+        room: usize,
+    }
+    impl Sink for Bounded {
+        fn on_frame(&mut self, _: ConnId, seq: u64, frame: &[u8]) -> Delivery {
+            if self.room == 0 {
+                return Delivery::Full;
+            }
+            self.room -= 1;
+            self.got.push((seq, frame.to_vec()));
+            Delivery::Taken
+        }
+    }
+
+    #[test]
+    fn a_full_sink_pauses_and_nothing_is_lost() {
+        // 40 frames of varied sizes, fed in chunks of every size, with the sink taking
+        // 3 frames at a time: every frame arrives once, in order, with consecutive seqs.
+        let mut bytes = Vec::new();
+        let frames: Vec<Vec<u8>> = (0..40u8)
+            .map(|i| vec![i; 1 + (i as usize * 7) % 50])
+            .collect();
+        for f in &frames {
+            encode_frame(f, &mut bytes);
+        }
+        let lim = Limits::new(&Config {
+            frame_bytes_max: 100,
+            in_flight_max: 1000,
+            ..Config::default()
+        });
+        for chunk in [1, 2, 3, 5, 13, 64, 200, bytes.len()] {
+            let mut core = ConnCore::new(ConnId(0), Instant::now());
+            let mut sink = Bounded {
+                got: Vec::new(),
+                room: 3,
+            };
+            let mut stats = Stats::default();
+            for c in bytes.chunks(chunk) {
+                core.on_bytes(c, Instant::now(), &lim, &mut sink, &mut stats);
+                while core.is_paused() {
+                    assert_eq!(
+                        core.tick(Instant::now() + lim.idle, &lim, &mut stats),
+                        Verdict::Keep,
+                        "a paused connection is not idle"
+                    );
+                    sink.room = 3;
+                    core.resume(Instant::now(), &lim, &mut sink, &mut stats);
+                }
+            }
+            assert_eq!(sink.got.len(), 40, "chunk {chunk}");
+            for (i, (seq, f)) in sink.got.iter().enumerate() {
+                assert_eq!(*seq, i as u64);
+                assert_eq!(f, &frames[i]);
+            }
+            assert_eq!(stats.frames, 40);
+            assert!(stats.pauses > 0);
+            assert_eq!(stats.bytes_in, bytes.len() as u64);
+        }
+    }
+
+    #[test]
+    fn bytes_that_arrive_while_paused_are_kept() {
+        let lim = Limits::new(&Config {
+            frame_bytes_max: 100,
+            ..Config::default()
+        });
+        let mut stats = Stats::default();
+        let mut sink = Bounded {
+            got: Vec::new(),
+            room: 0,
+        };
+        let mut core = ConnCore::new(ConnId(0), Instant::now());
+        let mut b = Vec::new();
+        for i in 0..5u8 {
+            encode_frame(&[i; 10], &mut b);
+        }
+        core.on_bytes(&b[..20], Instant::now(), &lim, &mut sink, &mut stats);
+        assert!(core.is_paused());
+        core.on_bytes(&b[20..], Instant::now(), &lim, &mut sink, &mut stats);
+        assert!(!core.resume(Instant::now(), &lim, &mut sink, &mut stats));
+        sink.room = 2;
+        assert!(!core.resume(Instant::now(), &lim, &mut sink, &mut stats));
+        sink.room = 100;
+        assert!(core.resume(Instant::now(), &lim, &mut sink, &mut stats));
+        let seqs: Vec<u64> = sink.got.iter().map(|g| g.0).collect();
+        assert_eq!(seqs, vec![0, 1, 2, 3, 4]);
+        assert_eq!(sink.got[4].1, vec![4u8; 10]);
+        // A bad header behind a paused frame is still refused once it is reached.
+        let mut core = ConnCore::new(ConnId(0), Instant::now());
+        sink.room = 0;
+        let mut b = Vec::new();
+        encode_frame(b"ok", &mut b);
+        b.extend_from_slice(&0u32.to_le_bytes());
+        core.on_bytes(&b, Instant::now(), &lim, &mut sink, &mut stats);
+        assert_eq!(stats.malformed, 0);
+        sink.room = 1;
+        core.resume(Instant::now(), &lim, &mut sink, &mut stats);
+        assert_eq!(stats.malformed, 1);
+        assert!(matches!(core.phase, Phase::Draining(_)));
     }
 
     fn lim() -> Limits {

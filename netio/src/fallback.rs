@@ -61,6 +61,7 @@ impl Fallback {
             slab: Slab::new(),
             scratch: vec![0u8; buffer_bytes],
             again: Vec::new(),
+            paused: Vec::new(),
             accept_retry: false,
             now: Instant::now(),
         };
@@ -76,6 +77,8 @@ struct Loop {
     scratch: Vec<u8>,
     /// Connections that still had input when their turn ended.
     again: Vec<u32>,
+    /// Connections waiting for the sink to have room; not read meanwhile.
+    paused: Vec<u32>,
     accept_retry: bool,
     now: Instant,
 }
@@ -85,10 +88,15 @@ impl Loop {
         let mut events = Events::with_capacity(1024);
         let mut next_tick = Instant::now() + self.base.tick;
         loop {
-            let timeout = if self.again.is_empty() {
-                next_tick.saturating_duration_since(Instant::now())
-            } else {
+            let timeout = if !self.again.is_empty() {
                 Duration::ZERO
+            } else if !self.paused.is_empty() {
+                // Paused connections are offered again every RESUME_POLL.
+                next_tick
+                    .saturating_duration_since(Instant::now())
+                    .min(crate::RESUME_POLL)
+            } else {
+                next_tick.saturating_duration_since(Instant::now())
             };
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                 if e.kind() != io::ErrorKind::Interrupted {
@@ -111,6 +119,9 @@ impl Loop {
                         }
                     }
                 }
+            }
+            if !self.paused.is_empty() {
+                self.resume_paused(sink);
             }
             for slot in std::mem::take(&mut self.again) {
                 self.read(slot, sink);
@@ -181,11 +192,45 @@ impl Loop {
         }
     }
 
+    /// Offers the paused connections' frames again. A connection the sink took
+    /// everything from is read again (edge-triggered readiness will not repeat for
+    /// the bytes that waited in the socket).
+    fn resume_paused<S: Sink>(&mut self, sink: &mut S) {
+        let mut still = Vec::new();
+        for slot in std::mem::take(&mut self.paused) {
+            let Some(c) = self.slab.get_mut(slot) else {
+                continue;
+            };
+            if c.core
+                .resume(self.now, &self.base.lim, sink, &mut self.base.stats)
+            {
+                c.core.listed_paused = false;
+                if c.core.doomed {
+                    self.close(slot);
+                    continue;
+                }
+                self.slab.touch(slot);
+                self.again.push(slot);
+            } else {
+                still.push(slot);
+            }
+        }
+        self.paused = still;
+    }
+
     fn read<S: Sink>(&mut self, slot: u32, sink: &mut S) {
         for _ in 0..READS_PER_TURN {
             let Some(c) = self.slab.get_mut(slot) else {
                 return;
             };
+            if c.core.is_paused() {
+                // Leave the rest in the socket: TCP flow control holds the client.
+                if !c.core.listed_paused {
+                    c.core.listed_paused = true;
+                    self.paused.push(slot);
+                }
+                return;
+            }
             match c.io.read(&mut self.scratch) {
                 Ok(0) => {
                     self.close(slot);

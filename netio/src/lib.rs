@@ -38,7 +38,12 @@
 //! | 1 | `TOO_LARGE` | declared length > `frame_bytes_max` | closed after the answer |
 //! | 2 | `MALFORMED_FRAME` | zero-length frame | closed after the answer |
 //! | 3 | `IN_FLIGHT_LIMIT` | more than `in_flight_max` unanswered frames; frame dropped | kept |
-//! | 4 | `OVERLOADED` | the application refused the frame (its queue was full); frame dropped | kept |
+//! | 4 | `OVERLOADED` | the application refused the frame; frame dropped | kept |
+//!
+//! **Backpressure.** When the application's queue is full ([`Delivery::Full`]), netio
+//! does not refuse the frame: it stops reading that connection until the queue has
+//! room again, so the client's writes block in TCP flow control. Frames are never
+//! dropped for load.
 //!
 //! **The server also closes a connection, without an answer,** when:
 //! no byte arrived and no answer byte was sent for `idle_timeout`; a frame whose
@@ -175,7 +180,8 @@ pub mod status {
     pub const MALFORMED_FRAME: u8 = 2;
     /// More than in_flight_max unanswered frames; frame dropped, connection kept.
     pub const IN_FLIGHT_LIMIT: u8 = 3;
-    /// The sink refused the frame (its ring was full); frame dropped.
+    /// The application refused the frame for load; frame dropped. (netio itself
+    /// pauses the connection instead when the sink answers [`Delivery::Full`].)
     pub const OVERLOADED: u8 = 4;
     /// The first code applications may use for their own answers.
     pub const APPLICATION_FIRST: u8 = 16;
@@ -250,6 +256,11 @@ pub struct Config {
     pub connections_max: u32,
     /// Unsent answer bytes per connection; a client that never reads gets closed (counted).
     pub write_buffer_bytes_max: u32,
+    /// The kernel receive buffer of each connection (SO_RCVBUF, set on the listener so
+    /// accepted sockets inherit it); 0 leaves the kernel's autotuning. A bounded
+    /// buffer bounds how much a paused connection queues in the kernel, and so the
+    /// latency that backpressure adds.
+    pub recv_buffer_bytes: u32,
 }
 
 impl Default for Config {
@@ -269,6 +280,7 @@ impl Default for Config {
             frame_timeout: Duration::from_secs(5),
             connections_max: 4096,
             write_buffer_bytes_max: 4 * 1024 * 1024,
+            recv_buffer_bytes: 0,
         }
     }
 }
@@ -305,6 +317,9 @@ impl Config {
         if self.write_buffer_bytes_max == 0 {
             return bad("netio: write_buffer_bytes_max must be at least 1");
         }
+        if self.recv_buffer_bytes > i32::MAX as u32 / 2 {
+            return bad("netio: recv_buffer_bytes must be at most 1 GiB");
+        }
         if self.ring_entries == 0 {
             return bad("netio: ring_entries must be at least 1");
         }
@@ -321,12 +336,28 @@ impl Config {
     }
 }
 
+/// What the application did with a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Taken; the application answers later through a [`Responder`].
+    Taken,
+    /// Refused: netio answers at once with this code and the frame is dropped.
+    Refused(u8),
+    /// Not taken now: the application's queue is full. The connection *pauses*: netio
+    /// keeps the frame (and whatever follows it) and stops reading the socket, so TCP
+    /// flow control pushes back on the client; it offers the frame again every
+    /// [`RESUME_POLL`] until it is taken. The frame keeps its seq; nothing is dropped.
+    Full,
+}
+
+/// How often a network thread offers a paused connection's next frame again.
+pub const RESUME_POLL: Duration = Duration::from_micros(200);
+
 /// The application's end: called on the network thread for each complete frame. The
 /// slice is valid only during the call.
 pub trait Sink: Send + 'static {
-    /// Ok(()) = taken; the application will answer later via [`Responder`].
-    /// Err(code) = netio answers at once with that code (e.g. [`status::OVERLOADED`]).
-    fn on_frame(&mut self, conn: ConnId, seq: u64, frame: &[u8]) -> Result<(), u8>;
+    /// Takes, refuses or defers (`Full`: backpressure) one frame.
+    fn on_frame(&mut self, conn: ConnId, seq: u64, frame: &[u8]) -> Delivery;
     /// Called once per loop iteration after a burst of frames (lets the sink flush a
     /// batch). Default: nothing.
     fn end_of_batch(&mut self) {}
@@ -353,6 +384,8 @@ pub struct Stats {
     pub malformed: u64,
     pub in_flight_limited: u64,
     pub sink_refused: u64,
+    /// Times a connection paused because the sink was full (backpressure).
+    pub pauses: u64,
     pub idle_timeouts: u64,
     pub frame_timeouts: u64,
     pub write_overflows: u64,
@@ -374,6 +407,7 @@ impl Stats {
         self.malformed += o.malformed;
         self.in_flight_limited += o.in_flight_limited;
         self.sink_refused += o.sink_refused;
+        self.pauses += o.pauses;
         self.idle_timeouts += o.idle_timeouts;
         self.frame_timeouts += o.frame_timeouts;
         self.write_overflows += o.write_overflows;
@@ -625,7 +659,7 @@ impl Server {
             }
         };
 
-        let listeners = listen::bind_all(config.listen, config.threads)?;
+        let listeners = listen::bind_all(config.listen, config.threads, config.recv_buffer_bytes)?;
         let local_addr = listeners[0].local_addr()?;
         let shared = Arc::new(ServerShared {
             threads: (0..config.threads)

@@ -27,7 +27,7 @@ fn set_int(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, v: libc::c_int) 
 }
 
 /// A blocking listener bound to `addr` (the backends set what they need).
-pub(crate) fn bind(addr: SocketAddr, reuseport: bool) -> io::Result<TcpListener> {
+pub(crate) fn bind(addr: SocketAddr, reuseport: bool, recv_buffer: u32) -> io::Result<TcpListener> {
     let domain = match addr {
         SocketAddr::V4(_) => libc::AF_INET,
         SocketAddr::V6(_) => libc::AF_INET6,
@@ -41,6 +41,15 @@ pub(crate) fn bind(addr: SocketAddr, reuseport: bool) -> io::Result<TcpListener>
     set_int(&fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
     if reuseport {
         set_int(&fd, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
+    }
+    if recv_buffer > 0 {
+        // Before listen(2), so the window scale offered to clients fits the buffer.
+        set_int(
+            &fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            recv_buffer as libc::c_int,
+        )?;
     }
     // SAFETY: the sockaddr structs are zeroed then filled, and passed with their size.
     unsafe {
@@ -81,13 +90,17 @@ pub(crate) fn bind(addr: SocketAddr, reuseport: bool) -> io::Result<TcpListener>
 
 /// `threads` listeners on `addr`; with port 0 the first picks the port and the others
 /// share it.
-pub(crate) fn bind_all(addr: SocketAddr, threads: usize) -> io::Result<Vec<TcpListener>> {
+pub(crate) fn bind_all(
+    addr: SocketAddr,
+    threads: usize,
+    recv_buffer: u32,
+) -> io::Result<Vec<TcpListener>> {
     let reuseport = threads > 1;
-    let first = bind(addr, reuseport)?;
+    let first = bind(addr, reuseport, recv_buffer)?;
     let actual = first.local_addr()?;
     let mut v = vec![first];
     for _ in 1..threads {
-        v.push(bind(actual, reuseport)?);
+        v.push(bind(actual, reuseport, recv_buffer)?);
     }
     Ok(v)
 }

@@ -200,6 +200,8 @@ impl BufRing {
 struct Io {
     fd: RawFd,
     recv_armed: bool,
+    /// A cancel of the armed recv was sent (a pause).
+    cancel_sent: bool,
     send_in_flight: bool,
     /// Shut down and cancelled; the slot is freed when no op is left in the kernel.
     closing: bool,
@@ -214,6 +216,7 @@ pub(crate) struct Uring {
     eventfd_raw: RawFd,
     event_buf: Box<u64>,
     timespec: Box<types::Timespec>,
+    resume_timespec: types::Timespec,
     listen_fd: RawFd,
 }
 
@@ -282,6 +285,7 @@ impl Uring {
                     .sec(tick.as_secs())
                     .nsec(tick.subsec_nanos()),
             ),
+            resume_timespec: types::Timespec::new().nsec(crate::RESUME_POLL.as_nanos() as u32),
             listen_fd: listener.as_raw_fd(),
         })
     }
@@ -297,6 +301,7 @@ impl Uring {
             slab: Slab::new(),
             backlog: VecDeque::new(),
             cqes: Vec::with_capacity(1024),
+            paused: Vec::new(),
             accept_armed: false,
             accept_retry: false,
             event_armed: false,
@@ -329,6 +334,8 @@ struct Loop {
     /// Entries that did not fit in the submission queue yet (kept in order).
     backlog: VecDeque<squeue::Entry>,
     cqes: Vec<cqueue::Entry>,
+    /// Connections waiting for the sink to have room (see `pause`).
+    paused: Vec<u32>,
     accept_armed: bool,
     accept_retry: bool,
     event_armed: bool,
@@ -396,6 +403,7 @@ impl Loop {
             return;
         }
         c.io.recv_armed = true;
+        c.io.cancel_sent = false;
         let e = opcode::RecvMulti::new(types::Fd(c.io.fd), BGID)
             .build()
             .user_data(ud(K_RECV, slot, c.core.id.gen()));
@@ -446,7 +454,8 @@ impl Loop {
         unsafe {
             libc::shutdown(c.io.fd, libc::SHUT_RDWR);
         }
-        if c.io.recv_armed {
+        if c.io.recv_armed && !c.io.cancel_sent {
+            c.io.cancel_sent = true;
             let target = ud(K_RECV, slot, c.core.id.gen());
             self.push(
                 opcode::AsyncCancel::new(target)
@@ -497,6 +506,7 @@ impl Loop {
         let io = Io {
             fd,
             recv_armed: false,
+            cancel_sent: false,
             send_in_flight: false,
             closing: false,
         };
@@ -542,20 +552,81 @@ impl Loop {
             self.close(slot);
             return;
         }
+        let paused = c.core.is_paused();
         self.slab.touch(slot);
         if res == 0 {
-            // The peer closed (or shut down writing: treated the same).
+            // The peer closed (or shut down writing: treated the same). Frames kept
+            // while paused are dropped with the connection.
             self.close(slot);
+        } else if res == -libc::ECANCELED && !more {
+            // Our own cancel (a pause): re-armed on resume.
+            if !paused {
+                self.arm_recv(slot);
+            }
         } else if res == -libc::ENOBUFS {
             self.base.stats.no_buffers += 1;
-            if !more {
+            if !more && !paused {
                 self.arm_recv(slot);
             }
         } else if res < 0 {
             self.close(slot);
+        } else if paused {
+            self.pause(slot);
         } else if !more {
             self.arm_recv(slot);
         }
+    }
+
+    /// The sink is full: stop receiving on `slot` (cancel its multishot recv, so TCP
+    /// flow control holds the client back) and offer its kept frames again from the
+    /// loop until the sink takes them.
+    fn pause(&mut self, slot: u32) {
+        let Some(c) = self.slab.get_mut(slot) else {
+            return;
+        };
+        if !c.core.listed_paused {
+            c.core.listed_paused = true;
+            self.paused.push(slot);
+        }
+        if c.io.recv_armed && !c.io.cancel_sent {
+            c.io.cancel_sent = true;
+            let target = ud(K_RECV, slot, c.core.id.gen());
+            self.push(
+                opcode::AsyncCancel::new(target)
+                    .build()
+                    .user_data(ud(K_CANCEL, 0, 0)),
+            );
+        }
+    }
+
+    /// Offers the paused connections' frames again; re-arms the recv of each one the
+    /// sink took everything from.
+    fn resume_paused<S: Sink>(&mut self, sink: &mut S) {
+        let mut still = Vec::new();
+        for slot in std::mem::take(&mut self.paused) {
+            let Some(c) = self.slab.get_mut(slot) else {
+                continue;
+            };
+            if c.io.closing {
+                c.core.listed_paused = false;
+                continue;
+            }
+            if c.core
+                .resume(self.now, &self.base.lim, sink, &mut self.base.stats)
+            {
+                c.core.listed_paused = false;
+                let doomed = c.core.doomed;
+                if doomed {
+                    self.close(slot);
+                    continue;
+                }
+                self.slab.touch(slot);
+                self.arm_recv(slot);
+            } else {
+                still.push(slot);
+            }
+        }
+        self.paused = still;
     }
 
     fn on_send(&mut self, slot: u32, gen: u32, res: i32) {
@@ -623,9 +694,16 @@ impl Loop {
     fn turn<S: Sink>(&mut self, sink: &mut S) -> bool {
         self.move_backlog();
         let want = if self.backlog.is_empty() { 1 } else { 0 };
-        if let Err(e) = self.u.ring.submit_and_wait(want) {
+        let r = if want > 0 && !self.paused.is_empty() {
+            // Paused connections are offered again every RESUME_POLL.
+            let args = types::SubmitArgs::new().timespec(&self.u.resume_timespec);
+            self.u.ring.submitter().submit_with_args(want, &args)
+        } else {
+            self.u.ring.submit_and_wait(want)
+        };
+        if let Err(e) = r {
             match e.raw_os_error() {
-                Some(libc::EINTR) | Some(libc::EBUSY) | Some(libc::EAGAIN) => {}
+                Some(libc::EINTR) | Some(libc::EBUSY) | Some(libc::EAGAIN) | Some(libc::ETIME) => {}
                 _ => {
                     eprintln!(
                         "netio: thread {}: io_uring_enter failed: {e}",
@@ -654,6 +732,9 @@ impl Loop {
         loop {
             if !self.turn(sink) {
                 break;
+            }
+            if !self.paused.is_empty() {
+                self.resume_paused(sink);
             }
             self.base.end_of_batch(sink);
             self.base.deliver_mail(&mut self.slab);

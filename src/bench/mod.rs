@@ -262,7 +262,7 @@ fn print_summary(r: &Report, json: &std::path::Path, png: &std::path::Path) {
     );
     if let Some(e) = &r.e2e {
         println!(
-            "end to end: {} ({:.0}% of the verify ceiling), latency p50 {} ms p99 {} ms p99.9 {} ms, {} sent, {} dropped, {} retries, backend {}",
+            "end to end: {} ({:.0}% of the verify ceiling), latency p50 {} ms p99 {} ms p99.9 {} ms, {} sent, {} dropped, backend {}",
             k(e.tps),
             100.0 * e.tps / r.verify_ceiling_per_s,
             e.latency_us_p50 / 1000,
@@ -270,7 +270,6 @@ fn print_summary(r: &Report, json: &std::path::Path, png: &std::path::Path) {
             e.latency_us_p999 / 1000,
             e.sent,
             e.dropped,
-            e.retries,
             e.ingest_backend
         );
         println!(

@@ -3,6 +3,10 @@
 //! verify worker `seq % workers`, through one SPSC ring per (producer, worker). The
 //! BLP reads the workers' results back in the same sequence order, so transactions
 //! from one producer (and so from one connection) are applied in arrival order.
+//!
+//! A full ring pushes back: a network thread's sink answers `Delivery::Full` and netio
+//! stops reading that connection until the ring has room; the in-process submitter
+//! returns `Overloaded` to its caller.
 
 use super::message::{Inbound, Origin};
 use super::ring::Producer;
@@ -36,6 +40,12 @@ impl Dispatch {
         self.next += 1;
         self.dirty[w] = true;
         Ok(())
+    }
+    /// Whether the next transaction's worker ring has a free slot (checked before the
+    /// frame is copied).
+    pub fn has_room(&mut self) -> bool {
+        let w = (self.next % self.rings.len() as u64) as usize;
+        self.rings[w].has_room()
     }
     /// Wakes the workers that got work (once per burst, not per transaction).
     pub fn flush(&mut self) {
@@ -88,13 +98,20 @@ pub struct IngestSink {
 }
 
 impl netio::Sink for IngestSink {
-    fn on_frame(&mut self, conn: netio::ConnId, seq: u64, frame: &[u8]) -> Result<(), u8> {
-        self.dispatch
-            .try_send(Inbound {
-                origin: Origin::Ingest { conn, seq },
-                bytes: frame.to_vec(),
-            })
-            .map_err(|_| netio::status::OVERLOADED)
+    fn on_frame(&mut self, conn: netio::ConnId, seq: u64, frame: &[u8]) -> netio::Delivery {
+        if !self.dispatch.has_room() {
+            // Backpressure: the connection pauses and TCP holds the client back. Wake
+            // the worker we wait on, in case it parked before our last burst.
+            self.dispatch.flush();
+            return netio::Delivery::Full;
+        }
+        match self.dispatch.try_send(Inbound {
+            origin: Origin::Ingest { conn, seq },
+            bytes: frame.to_vec(),
+        }) {
+            Ok(()) => netio::Delivery::Taken,
+            Err(_) => netio::Delivery::Full,
+        }
     }
     fn end_of_batch(&mut self) {
         self.dispatch.flush();

@@ -8,7 +8,8 @@
 //! ```
 //!
 //! Every ring is a bounded SPSC ring (`ring`): a full ring pushes back on whoever
-//! feeds it, up to the network thread, which answers "overloaded". Each stage counts
+//! feeds it, up to the network thread, which stops reading the connection until there
+//! is room (TCP flow control then holds the client back). Each stage counts
 //! in local integers and publishes its counters periodically (`counters`). Threads are
 //! placed on CPUs as the hardware profile says (`Placement`).
 

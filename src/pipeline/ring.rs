@@ -96,6 +96,16 @@ impl<T: Send> Producer<T> {
     pub fn capacity(&self) -> usize {
         self.shared.slots.len()
     }
+    /// Whether a publish would succeed now.
+    pub fn has_room(&mut self) -> bool {
+        let s = &*self.shared;
+        let seq = s.published.0.load(Ordering::Relaxed);
+        if seq - self.barrier < s.mask + 1 {
+            return true;
+        }
+        self.barrier = s.consumed.0.load(Ordering::Acquire);
+        seq - self.barrier < s.mask + 1
+    }
     /// Publishes `value`, waiting while the ring is full (backpressure). `on_full`
     /// runs on every failed attempt (to wake the consumer) and returns `false` to give
     /// up; the value is then dropped and `false` returned.

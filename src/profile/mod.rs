@@ -72,6 +72,7 @@ pub struct Ingest {
     pub frame_timeout_ms: u64,
     pub connections_max: u32,
     pub write_buffer_bytes_max: u32,
+    pub recv_buffer_bytes: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -212,6 +213,7 @@ impl Profile {
             frame_timeout: Duration::from_millis(self.ingest.frame_timeout_ms),
             connections_max: self.ingest.connections_max,
             write_buffer_bytes_max: self.ingest.write_buffer_bytes_max,
+            recv_buffer_bytes: self.ingest.recv_buffer_bytes,
         });
         let config = PipelineConfig {
             verify_workers: self.verify.workers,
