@@ -134,7 +134,8 @@ fn speccheck() -> Vec<(Vec<u8>, [u8; 32], [u8; 64])> {
         .collect()
 }
 
-/// Batch verdicts must equal single verdicts, item by item.
+/// Batch verdicts must equal single verdicts, item by item, whichever way a failed
+/// batch is settled.
 fn check_batch(entries: &[(Vec<u8>, [u8; 32], [u8; 64])]) {
     let keys: Vec<PublicKey> = entries.iter().map(|e| PublicKey(e.1)).collect();
     let sigs: Vec<Signature> = entries.iter().map(|e| Signature(e.2)).collect();
@@ -157,6 +158,13 @@ fn check_batch(entries: &[(Vec<u8>, [u8; 32], [u8; 64])]) {
             entries.len()
         );
         assert_eq!(batch[i], zebra(&e.1, &e.0, &e.2), "item {i}: zebra");
+    }
+    for how in [rule_cpu::OnFailure::Singles, rule_cpu::OnFailure::Probe] {
+        assert_eq!(
+            rule_cpu::verify_batch_with(&items, how),
+            batch,
+            "{how:?} settles differently"
+        );
     }
 }
 
@@ -193,6 +201,14 @@ fn batches_give_the_single_verdicts_with_edge_cases_mixed_in() {
     let mut one_bad = valid(256, 3);
     one_bad[97].2[5] ^= 1;
     check_batch(&one_bad);
+    // A flooding connection's group: the first and most signatures forged.
+    let mut flood = valid(64, 5);
+    for (i, e) in flood.iter_mut().enumerate() {
+        if i % 5 != 3 {
+            e.2[40] ^= 0x10;
+        }
+    }
+    check_batch(&flood);
 }
 
 proptest! {

@@ -105,6 +105,12 @@ pub enum OnFailure {
     /// Check each signature alone: cheapest when many are bad (a flood), where
     /// bisection would check nearly every level of the tree.
     Singles,
+    /// Under a flood: check the group's first signature alone before anything else.
+    /// If it fails, the group most likely comes from a flooding connection (the
+    /// verify stage groups signatures by connection) and each signature is checked
+    /// alone, with no batch equation wasted on it; if it holds, the rest is batched
+    /// and a failed batch is settled signature by signature.
+    Probe,
 }
 
 /// Verdicts for `items`, in order, identical to `rule::verify` on each.
@@ -141,6 +147,19 @@ fn settle(
         }
         return;
     }
+    if on_failure == OnFailure::Probe {
+        let (i, p) = &group[0];
+        verdicts[*i] = single_holds(p);
+        let next = if verdicts[*i] {
+            OnFailure::Singles
+        } else {
+            for (i, p) in &group[1..] {
+                verdicts[*i] = single_holds(p);
+            }
+            return;
+        };
+        return settle(&group[1..], verdicts, weights, next);
+    }
     let refs: Vec<&Prepared> = group.iter().map(|(_, p)| p).collect();
     if batch_holds(&refs, weights) {
         for (i, _) in group {
@@ -154,7 +173,7 @@ fn settle(
             settle(left, verdicts, weights, on_failure);
             settle(right, verdicts, weights, on_failure);
         }
-        OnFailure::Singles => {
+        OnFailure::Singles | OnFailure::Probe => {
             for (i, p) in group {
                 verdicts[*i] = single_holds(p);
             }

@@ -214,7 +214,7 @@ impl VerifyWorker {
             if flood {
                 items
                     .chunks(FLOOD_GROUP)
-                    .flat_map(|c| cpu::verify_batch_with(c, OnFailure::Singles))
+                    .flat_map(|c| cpu::verify_batch_with(c, OnFailure::Probe))
                     .collect()
             } else {
                 cpu::verify_batch_with(items, OnFailure::Bisect)
