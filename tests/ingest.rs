@@ -177,3 +177,80 @@ fn ingest_over_io_uring() {
 fn ingest_over_the_fallback() {
     scenario(netio::BackendChoice::Fallback, netio::Backend::Fallback);
 }
+
+/// Backpressure: with rings of two slots, a burst of 600 transfers on one connection
+/// overruns the verify stage many times over. The node pauses the connection instead
+/// of refusing frames: every transfer is included, in order, none is answered
+/// "overloaded", and the pauses are counted.
+fn backpressure(backend: netio::BackendChoice, expect: netio::Backend) {
+    let dev = DevChain::with_users_at(2, 100_000 * P as i64, now_genesis_time());
+    let helper = DevChain::with_genesis(dev.genesis.clone());
+    let config = PipelineConfig {
+        verify_workers: 1,
+        verify_batch: 4,
+        ingest_ring: 2,
+        checked_ring: 2,
+        outcome_ring: 4,
+        ingest: Some(netio::Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            backend,
+            recv_buffer_bytes: 4096,
+            ..netio::Config::default()
+        }),
+        ..PipelineConfig::default()
+    };
+    let pipeline = Pipeline::start(dev.chain, dev.witness_keys, config).unwrap();
+    assert_eq!(pipeline.ingest_backend(), Some(expect));
+    let mut c = Client::connect(pipeline.ingest_addr().unwrap()).unwrap();
+    const N: usize = 600;
+    let frames: Vec<Vec<u8>> = (0..N)
+        .map(|i| encode(&transfer(&helper, 0, 1, 1 + i as i64)))
+        .collect();
+    // A writer thread, so that the client blocks in TCP flow control, not the test.
+    let mut w = c.try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        for f in &frames {
+            w.send_frame(f).unwrap();
+        }
+        w.flush().unwrap();
+    });
+    let got = answers(&mut c, N);
+    writer.join().unwrap();
+    let codes: BTreeMap<u8, usize> = got.values().fold(BTreeMap::new(), |mut m, a| {
+        *m.entry(a.code).or_default() += 1;
+        m
+    });
+    assert_eq!(codes, BTreeMap::from([(code::INCLUDED, N)]), "{codes:?}");
+    // Applied in arrival order: block numbers never go down as seq goes up.
+    let blocks: Vec<u32> = got
+        .values()
+        .map(|a| String::from_utf8_lossy(&a.detail).parse().unwrap())
+        .collect();
+    assert!(blocks.windows(2).all(|w| w[0] <= w[1]), "{blocks:?}");
+    let stats = pipeline.stats();
+    let i = stats.ingest.clone().unwrap();
+    assert!(
+        i.pauses > 0,
+        "the burst must have paused the connection: {i:?}"
+    );
+    assert_eq!((i.sink_refused, i.in_flight_limited), (0, 0), "{i:?}");
+    let blp = pipeline.stop().unwrap();
+    let sent: i64 = (1..=N as i64).sum();
+    let start = 100_000 * P as i64;
+    let (u0, u1) = (helper.id("user0"), helper.id("user1"));
+    assert_eq!(
+        blp.chain.balance(u0, AssetId::CORE),
+        start - sent - N as i64 * FEE
+    );
+    assert_eq!(blp.chain.balance(u1, AssetId::CORE), start + sent);
+}
+
+#[test]
+fn backpressure_over_io_uring() {
+    backpressure(netio::BackendChoice::IoUring, netio::Backend::IoUring);
+}
+
+#[test]
+fn backpressure_over_the_fallback() {
+    backpressure(netio::BackendChoice::Fallback, netio::Backend::Fallback);
+}

@@ -74,12 +74,7 @@ fn items(data: &[Signed]) -> Vec<cpu::Item<'_>> {
 }
 
 /// Signed transfers among `users` dev users, for the decode/hash and BLP benches.
-pub(crate) fn transfers(
-    dev: &DevChain,
-    users: usize,
-    count: usize,
-    sign: bool,
-) -> Vec<SignedTransaction> {
+pub fn transfers(dev: &DevChain, users: usize, count: usize, sign: bool) -> Vec<SignedTransaction> {
     let base = dev.id("user0").0;
     let chain_id = dev.chain.chain_id();
     let keys: Vec<PrivateKey> = (0..users).map(user_key).collect();

@@ -54,7 +54,7 @@ impl KeyLookup for NoKeyHints {
 }
 
 /// A transaction after its stateless checks and hashing, before signature checks.
-pub(crate) struct Hashed {
+pub struct Hashed {
     pub trx: SignedTransaction,
     pub id: crate::protocol::TransactionId,
     /// SHA-256(chain_id ‖ unsigned bytes): the message every signature signs.
@@ -66,10 +66,7 @@ pub(crate) struct Hashed {
 }
 
 /// Stateless checks, transaction id, signing digest and size.
-pub(crate) fn hash_transaction(
-    trx: SignedTransaction,
-    chain_id: &ChainId,
-) -> Result<Hashed, VerifyError> {
+pub fn hash_transaction(trx: SignedTransaction, chain_id: &ChainId) -> Result<Hashed, VerifyError> {
     trx.validate()?;
     let unsigned = codec::encode(&trx.trx);
     let id = crate::protocol::TransactionId(codec::sha256(&[&unsigned]));
