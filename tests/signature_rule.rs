@@ -159,12 +159,28 @@ fn check_batch(entries: &[(Vec<u8>, [u8; 32], [u8; 64])]) {
         );
         assert_eq!(batch[i], zebra(&e.1, &e.0, &e.2), "item {i}: zebra");
     }
-    for how in [rule_cpu::OnFailure::Singles, rule_cpu::OnFailure::Probe] {
-        assert_eq!(
-            rule_cpu::verify_batch_with(&items, how),
-            batch,
-            "{how:?} settles differently"
-        );
+    assert_eq!(
+        rule_cpu::verify_batch_with(&items, rule_cpu::OnFailure::Singles),
+        batch,
+        "settling signature by signature gives other verdicts"
+    );
+    // Under a flood: split into connection runs of every shape (including runs that
+    // do not cover every item), pooled in groups of several sizes.
+    let n = items.len();
+    for runs in [
+        vec![],
+        vec![n],
+        vec![1; n],
+        vec![n / 3, n / 3],
+        vec![0, 2, n],
+    ] {
+        for group in [1, 7, 64] {
+            assert_eq!(
+                rule_cpu::verify_flooded(&items, &runs, group),
+                batch,
+                "flood settling with runs {runs:?}, groups of {group}"
+            );
+        }
     }
 }
 

@@ -105,12 +105,6 @@ pub enum OnFailure {
     /// Check each signature alone: cheapest when many are bad (a flood), where
     /// bisection would check nearly every level of the tree.
     Singles,
-    /// Under a flood: check the group's first signature alone before anything else.
-    /// If it fails, the group most likely comes from a flooding connection (the
-    /// verify stage groups signatures by connection) and each signature is checked
-    /// alone, with no batch equation wasted on it; if it holds, the rest is batched
-    /// and a failed batch is settled signature by signature.
-    Probe,
 }
 
 /// Verdicts for `items`, in order, identical to `rule::verify` on each.
@@ -132,6 +126,46 @@ pub fn verify_batch_with(items: &[Item<'_>], on_failure: OnFailure) -> Vec<bool>
     verdicts
 }
 
+/// Verdicts for `items` under a flood of bad signatures, identical to `verify_batch`.
+/// `runs` splits `items` into consecutive runs, one per connection. Each run's first
+/// signature is checked alone: a run whose first signature fails (a flooding
+/// connection's) is checked signature by signature, with no batch equation spent on
+/// it; the other runs are pooled and batch-verified in groups of `group`, bisecting a
+/// group that fails. Items past the last run are pooled too.
+pub fn verify_flooded(items: &[Item<'_>], runs: &[usize], group: usize) -> Vec<bool> {
+    let mut verdicts = vec![false; items.len()];
+    let mut prepared: Vec<Option<Prepared>> = items.iter().map(prepare).collect();
+    let mut pool: Vec<(usize, Prepared)> = Vec::with_capacity(items.len());
+    let mut start: usize = 0;
+    for &run in runs.iter().chain(std::iter::once(&usize::MAX)) {
+        let end = start.saturating_add(run).min(items.len());
+        let first = (start..end).find(|&i| prepared[i].is_some());
+        let probe_failed = run != usize::MAX
+            && first.is_some_and(|i| {
+                let p = prepared[i].as_ref().expect("found above");
+                verdicts[i] = single_holds(p);
+                !verdicts[i]
+            });
+        for (i, p) in prepared.iter_mut().enumerate().take(end).skip(start) {
+            let Some(p) = p.take() else { continue };
+            if probe_failed {
+                verdicts[i] = single_holds(&p);
+            } else if Some(i) != first || run == usize::MAX {
+                pool.push((i, p));
+            }
+        }
+        start = end;
+        if start >= items.len() {
+            break;
+        }
+    }
+    let mut weights = Weights::new();
+    for chunk in pool.chunks(group.max(1)) {
+        settle(chunk, &mut verdicts, &mut weights, OnFailure::Bisect);
+    }
+    verdicts
+}
+
 fn settle(
     group: &[(usize, Prepared)],
     verdicts: &mut [bool],
@@ -147,19 +181,6 @@ fn settle(
         }
         return;
     }
-    if on_failure == OnFailure::Probe {
-        let (i, p) = &group[0];
-        verdicts[*i] = single_holds(p);
-        let next = if verdicts[*i] {
-            OnFailure::Singles
-        } else {
-            for (i, p) in &group[1..] {
-                verdicts[*i] = single_holds(p);
-            }
-            return;
-        };
-        return settle(&group[1..], verdicts, weights, next);
-    }
     let refs: Vec<&Prepared> = group.iter().map(|(_, p)| p).collect();
     if batch_holds(&refs, weights) {
         for (i, _) in group {
@@ -173,7 +194,7 @@ fn settle(
             settle(left, verdicts, weights, on_failure);
             settle(right, verdicts, weights, on_failure);
         }
-        OnFailure::Singles | OnFailure::Probe => {
+        OnFailure::Singles => {
             for (i, p) in group {
                 verdicts[*i] = single_holds(p);
             }

@@ -80,8 +80,9 @@ pub(crate) fn first_bad_signatures(
         .collect();
     let verdicts = verify(&items);
     let mut first_bad = vec![None; hashed.len()];
-    for (i, ok) in verdicts.iter().enumerate() {
-        let (t, s) = owners[i];
+    for (i, &(t, s)) in owners.iter().enumerate() {
+        // A signature without a verdict counts as bad: never accepted unchecked.
+        let ok = verdicts.get(i).copied().unwrap_or(false);
         if !ok && first_bad[t].is_none() {
             first_bad[t] = Some((s, *items[i].key));
         }

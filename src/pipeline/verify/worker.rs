@@ -76,9 +76,6 @@ pub struct VerifyWorker {
 /// From this share of bad signatures on (per mille), failed batches are settled one
 /// signature at a time.
 const FLOOD_PER_MILLE: u64 = 100;
-/// Signatures per batch equation while flooded: small enough that honest
-/// connections' batches rarely include a bad signature.
-const FLOOD_GROUP: usize = 128;
 
 /// One transaction of a batch on its way through the checks.
 enum Step {
@@ -203,19 +200,32 @@ impl VerifyWorker {
         batch: &[(usize, Inbound)],
         present: &[Option<&Hashed>],
     ) -> Vec<Option<(usize, crate::protocol::PublicKey)>> {
-        let mut order: Vec<usize> = (0..batch.len()).collect();
-        order.sort_by_key(|&i| match batch[i].1.origin {
+        let conn_of = |i: usize| match batch[i].1.origin {
             Origin::Ingest { conn, .. } => conn.0,
             Origin::Local { .. } => u64::MAX,
-        });
+        };
+        let mut order: Vec<usize> = (0..batch.len()).collect();
+        order.sort_by_key(|&i| conn_of(i));
         let sorted: Vec<Option<&Hashed>> = order.iter().map(|&i| present[i]).collect();
         let flood = self.bad_per_mille >= FLOOD_PER_MILLE;
+        // Signatures per connection, in the sorted order: under a flood each
+        // connection's signatures are settled in groups of their own, so an honest
+        // connection never shares a batch equation with a flooding one.
+        let mut runs: Vec<usize> = Vec::new();
+        let mut last_conn = None;
+        for (&i, h) in order.iter().zip(&sorted) {
+            let Some(h) = h else { continue };
+            let n = h.trx.signer_keys.len();
+            match runs.last_mut() {
+                Some(r) if last_conn == Some(conn_of(i)) => *r += n,
+                _ => runs.push(n),
+            }
+            last_conn = Some(conn_of(i));
+        }
+        let group = self.batch_max;
         let bad_sorted = first_bad_signatures(&sorted, &mut self.key_cache, |items| {
             if flood {
-                items
-                    .chunks(FLOOD_GROUP)
-                    .flat_map(|c| cpu::verify_batch_with(c, OnFailure::Probe))
-                    .collect()
+                cpu::verify_flooded(items, &runs, group)
             } else {
                 cpu::verify_batch_with(items, OnFailure::Bisect)
             }
