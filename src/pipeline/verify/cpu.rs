@@ -148,9 +148,12 @@ pub fn verify_flooded(items: &[Item<'_>], runs: &[usize], group: usize) -> Vec<b
             });
         for (i, p) in prepared.iter_mut().enumerate().take(end).skip(start) {
             let Some(p) = p.take() else { continue };
+            if Some(i) == first && run != usize::MAX {
+                continue; // settled by the probe
+            }
             if probe_failed {
                 verdicts[i] = single_holds(&p);
-            } else if Some(i) != first || run == usize::MAX {
+            } else {
                 pool.push((i, p));
             }
         }
