@@ -8,3 +8,5 @@ export CARGO_TERM_COLOR=never
 cargo fmt --all -- --check
 cargo clippy --release --workspace --all-targets -- -D warnings
 cargo test --release --workspace --all-targets
+# The ring between pipeline stages, model-checked under loom (every interleaving).
+cargo test --release --features loom --lib pipeline::ring::loom_tests

@@ -4,11 +4,38 @@
 //! consumer is a *batch processor* that reads everything published since its last
 //! batch and then advances its own sequence, which is the producer's *barrier*. Slots
 //! are allocated once; a full ring refuses the publish (backpressure) instead of growing.
+//!
+//! With the `loom` feature the ring is built on loom's atomics and cell, and
+//! `loom_tests` check every interleaving of a producer and a consumer (run by
+//! `scripts/test.sh`: `cargo test --features loom --lib pipeline::ring::loom_tests`).
 
-use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+
+#[cfg(feature = "loom")]
+use loom::{
+    cell::UnsafeCell,
+    sync::atomic::{AtomicU64, Ordering},
+    sync::Arc,
+};
+#[cfg(not(feature = "loom"))]
+use std::sync::{
+    atomic::{AtomicU64, Ordering},
+    Arc,
+};
+
+/// std's `UnsafeCell` with loom's access API, so the ring reads the same either way.
+#[cfg(not(feature = "loom"))]
+struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+#[cfg(not(feature = "loom"))]
+impl<T> UnsafeCell<T> {
+    fn new(v: T) -> UnsafeCell<T> {
+        UnsafeCell(std::cell::UnsafeCell::new(v))
+    }
+    fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
 
 /// Keeps the two sequences on separate cache lines.
 #[repr(align(128))]
@@ -31,10 +58,13 @@ unsafe impl<T: Send> Sync for Shared<T> {}
 
 impl<T> Drop for Shared<T> {
     fn drop(&mut self) {
-        let (from, to) = (*self.consumed.0.get_mut(), *self.published.0.get_mut());
+        // `&mut self`: no other thread holds the ring any more.
+        let from = self.consumed.0.load(Ordering::Acquire);
+        let to = self.published.0.load(Ordering::Acquire);
         for seq in from..to {
             // SAFETY: slots in [consumed, published) hold initialised, unread values.
-            unsafe { (*self.slots[(seq & self.mask) as usize].get()).assume_init_drop() };
+            self.slots[(seq & self.mask) as usize]
+                .with_mut(|slot| unsafe { (*slot).assume_init_drop() });
         }
     }
 }
@@ -89,7 +119,7 @@ impl<T: Send> Producer<T> {
         }
         // SAFETY: seq is outside [consumed, published), so the consumer does not touch
         // this slot until the release store below.
-        unsafe { (*s.slots[(seq & s.mask) as usize].get()).write(value) };
+        s.slots[(seq & s.mask) as usize].with_mut(|slot| unsafe { (*slot).write(value) });
         s.published.0.store(seq + 1, Ordering::Release);
         Ok(())
     }
@@ -140,7 +170,8 @@ impl<T: Send> Consumer<T> {
             // SAFETY: seq is in [consumed, published): initialised and owned by us. The
             // sequence advances right after the move, before `f` runs, so a panicking
             // `f` can never leave a moved-out slot inside [consumed, published).
-            let v = unsafe { (*s.slots[(seq & s.mask) as usize].get()).assume_init_read() };
+            let v = s.slots[(seq & s.mask) as usize]
+                .with_mut(|slot| unsafe { (*slot).assume_init_read() });
             s.consumed.0.store(seq + 1, Ordering::Release);
             f(v, seq + 1 == to);
         }
@@ -153,7 +184,7 @@ impl<T: Send> Consumer<T> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(feature = "loom")))]
 mod tests {
     use super::*;
 
@@ -233,5 +264,94 @@ mod tests {
         }
         producer.join().unwrap();
         assert_eq!(c.backlog(), 0);
+    }
+}
+
+/// Every interleaving of one producer and one consumer, under loom's C11 memory
+/// model: values arrive once, in order, fully written; the barrier cache never lets
+/// the producer overwrite an unread slot; unread values are dropped exactly once.
+#[cfg(all(test, feature = "loom"))]
+mod loom_tests {
+    use super::*;
+    use loom::sync::atomic::AtomicUsize;
+
+    fn publish_spinning(p: &mut Producer<u32>, v: u32) {
+        let mut v = v;
+        while let Err(back) = p.try_publish(v) {
+            v = back;
+            loom::thread::yield_now();
+        }
+    }
+
+    #[test]
+    fn values_arrive_once_in_order_through_a_wrapping_ring() {
+        loom::model(|| {
+            // Capacity 2 and 4 values: the producer wraps and must wait on the barrier.
+            let (mut p, mut c) = ring::<u32>(2);
+            let producer = loom::thread::spawn(move || {
+                for v in 1..=4 {
+                    publish_spinning(&mut p, v);
+                }
+            });
+            let mut got = Vec::new();
+            while got.len() < 4 {
+                if c.poll_batch(2, |v, _| got.push(v)) == 0 {
+                    loom::thread::yield_now();
+                }
+            }
+            producer.join().unwrap();
+            assert_eq!(got, vec![1, 2, 3, 4]);
+            assert_eq!(c.backlog(), 0);
+        });
+    }
+
+    #[test]
+    fn has_room_agrees_with_publish() {
+        loom::model(|| {
+            let (mut p, mut c) = ring::<u32>(2);
+            publish_spinning(&mut p, 1);
+            publish_spinning(&mut p, 2);
+            let consumer = loom::thread::spawn(move || {
+                let mut n = 0;
+                while n < 1 {
+                    n += c.poll_batch(1, |_, _| {});
+                    loom::thread::yield_now();
+                }
+                c
+            });
+            // Whatever the interleaving, a `true` from has_room means the publish fits.
+            loop {
+                if p.has_room() {
+                    assert!(p.try_publish(3).is_ok());
+                    break;
+                }
+                loom::thread::yield_now();
+            }
+            let c = consumer.join().unwrap();
+            assert_eq!(c.backlog(), 2);
+        });
+    }
+
+    struct Counted(Arc<AtomicUsize>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn unread_values_drop_once_with_the_last_end() {
+        loom::model(|| {
+            let drops = Arc::new(AtomicUsize::new(0));
+            let (mut p, mut c) = ring::<Counted>(2);
+            assert!(p.try_publish(Counted(drops.clone())).is_ok());
+            assert!(p.try_publish(Counted(drops.clone())).is_ok());
+            let consumer = loom::thread::spawn(move || {
+                c.poll_batch(1, |v, _| drop(v));
+            });
+            drop(p);
+            consumer.join().unwrap();
+            assert_eq!(drops.load(Ordering::Relaxed), 2);
+        });
     }
 }
