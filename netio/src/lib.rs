@@ -346,18 +346,39 @@ pub enum Delivery {
     /// Not taken now: the application's queue is full. The connection *pauses*: netio
     /// keeps the frame (and whatever follows it) and stops reading the socket, so TCP
     /// flow control pushes back on the client; it offers the frame again every
-    /// [`RESUME_POLL`] until it is taken. The frame keeps its seq; nothing is dropped.
+    /// [`RESUME_POLL`], or at once when the sink calls the thread's [`Waker`], until
+    /// it is taken. The frame keeps its seq; nothing is dropped.
     Full,
 }
 
-/// How often a network thread offers a paused connection's next frame again.
-pub const RESUME_POLL: Duration = Duration::from_micros(200);
+/// How often a network thread offers a paused connection's next frame again without
+/// being woken: a safety net, since a sink that answers [`Delivery::Full`] is
+/// expected to wake the thread (see [`Sink::attach`]) when it has room again.
+pub const RESUME_POLL: Duration = Duration::from_millis(2);
+
+/// Wakes one network thread from any thread: its loop runs again and offers the
+/// paused connections' frames to its sink. Cheap when the thread is already awake.
+#[derive(Clone)]
+pub struct Waker {
+    thread: Arc<ThreadShared>,
+}
+
+impl Waker {
+    pub fn wake(&self) {
+        self.thread.poke();
+    }
+}
 
 /// The application's end: called on the network thread for each complete frame. The
 /// slice is valid only during the call.
 pub trait Sink: Send + 'static {
     /// Takes, refuses or defers (`Full`: backpressure) one frame.
     fn on_frame(&mut self, conn: ConnId, seq: u64, frame: &[u8]) -> Delivery;
+    /// Called once before the thread runs, with a handle that wakes it. A sink that
+    /// answers `Full` keeps it and calls it when it has room again, so that paused
+    /// connections resume at once rather than at the next [`RESUME_POLL`]. Default:
+    /// dropped.
+    fn attach(&mut self, _waker: Waker) {}
     /// Called once per loop iteration after a burst of frames (lets the sink flush a
     /// batch). Default: nothing.
     fn end_of_batch(&mut self) {}
@@ -673,7 +694,10 @@ impl Server {
         let mut commands = Vec::new();
         let mut handles = Vec::new();
         for (i, listener) in listeners.into_iter().enumerate() {
-            let sink = make_sink(i);
+            let mut sink = make_sink(i);
+            sink.attach(Waker {
+                thread: shared.threads[i].clone(),
+            });
             let (cmd_tx, cmd_rx) = mpsc::channel::<Setup>();
             let ctx = conn::ThreadCtx {
                 index: i,

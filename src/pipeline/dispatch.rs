@@ -9,25 +9,61 @@
 //! returns `Overloaded` to its caller.
 
 use super::message::{Inbound, Origin};
-use super::ring::Producer;
+use super::ring::{Consumer, Producer};
 use super::wait::Doorbell;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{fence, AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// A producer waiting for room in one of its worker rings, and how to wake it.
+///
+/// The producer announces the wait and looks at the ring once more; the worker, after
+/// each read, looks at the announcement. (Dekker, as with `Doorbell`: one of the two
+/// always sees the other.) The worker wakes the producer only once it has drained the
+/// ring to half, so a paused network thread resumes with room for a burst rather than
+/// for one frame at a time.
+#[derive(Default)]
+pub struct RoomSignal {
+    waiting: AtomicBool,
+    wake: OnceLock<netio::Waker>,
+}
+
+impl RoomSignal {
+    /// The worker's side, after reading from `ring`.
+    pub(crate) fn after_read<T: Send>(&self, ring: &Consumer<T>) {
+        fence(Ordering::SeqCst);
+        if self.waiting.load(Ordering::Relaxed)
+            && ring.backlog() <= ring.capacity() / 2
+            && self.waiting.swap(false, Ordering::AcqRel)
+        {
+            if let Some(w) = self.wake.get() {
+                w.wake();
+            }
+        }
+    }
+}
 
 /// One producer's rings into the verify workers.
 pub struct Dispatch {
     rings: Vec<Producer<Inbound>>,
     bells: Vec<Arc<Doorbell>>,
+    /// Per worker: this producer waiting for room in that worker's ring.
+    room: Vec<Arc<RoomSignal>>,
     next: u64,
     /// Workers that received something since the last `flush`.
     dirty: Vec<bool>,
 }
 
 impl Dispatch {
-    pub(crate) fn new(rings: Vec<Producer<Inbound>>, bells: Vec<Arc<Doorbell>>) -> Dispatch {
+    pub(crate) fn new(
+        rings: Vec<Producer<Inbound>>,
+        bells: Vec<Arc<Doorbell>>,
+        room: Vec<Arc<RoomSignal>>,
+    ) -> Dispatch {
         let n = rings.len();
         Dispatch {
             rings,
             bells,
+            room,
             next: 0,
             dirty: vec![false; n],
         }
@@ -46,6 +82,21 @@ impl Dispatch {
     pub fn has_room(&mut self) -> bool {
         let w = (self.next % self.rings.len() as u64) as usize;
         self.rings[w].has_room()
+    }
+    /// As `has_room`; when there is none, asks that worker to wake this producer once
+    /// it has drained its ring to half (see `RoomSignal`).
+    fn has_room_or_wait(&mut self) -> bool {
+        let w = (self.next % self.rings.len() as u64) as usize;
+        if self.rings[w].has_room() {
+            return true;
+        }
+        self.room[w].waiting.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        if self.rings[w].has_room() {
+            self.room[w].waiting.store(false, Ordering::Relaxed);
+            return true;
+        }
+        false
     }
     /// Wakes the workers that got work (once per burst, not per transaction).
     pub fn flush(&mut self) {
@@ -99,9 +150,10 @@ pub struct IngestSink {
 
 impl netio::Sink for IngestSink {
     fn on_frame(&mut self, conn: netio::ConnId, seq: u64, frame: &[u8]) -> netio::Delivery {
-        if !self.dispatch.has_room() {
-            // Backpressure: the connection pauses and TCP holds the client back. Wake
-            // the worker we wait on, in case it parked before our last burst.
+        if !self.dispatch.has_room_or_wait() {
+            // Backpressure: the connection pauses and TCP holds the client back until
+            // the worker wakes this thread. Wake the worker we wait on, in case it
+            // parked before our last burst.
             self.dispatch.flush();
             return netio::Delivery::Full;
         }
@@ -115,5 +167,10 @@ impl netio::Sink for IngestSink {
     }
     fn end_of_batch(&mut self) {
         self.dispatch.flush();
+    }
+    fn attach(&mut self, waker: netio::Waker) {
+        for r in &self.dispatch.room {
+            let _ = r.wake.set(waker.clone());
+        }
     }
 }

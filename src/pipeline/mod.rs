@@ -26,7 +26,7 @@ pub mod wait;
 use crate::chain::Chain;
 use answer::{Answerer, LocalAnswer};
 use blp::{Blp, BlpCounters, BlpCounts, BlpStage};
-use dispatch::{Dispatch, IngestSink, Submitter};
+use dispatch::{Dispatch, IngestSink, RoomSignal, Submitter};
 use output::{OutputCounters, OutputCounts, OutputStage, ProducedBlock, WitnessKeys};
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -187,20 +187,25 @@ impl Pipeline {
 
         let mut worker_inputs: Vec<Vec<_>> = (0..workers).map(|_| Vec::new()).collect();
         let mut worker_outputs: Vec<Vec<_>> = (0..workers).map(|_| Vec::new()).collect();
+        let mut worker_room: Vec<Vec<Arc<RoomSignal>>> = (0..workers).map(|_| Vec::new()).collect();
         let mut dispatches = Vec::new();
         let mut blp_inputs = Vec::new();
         for _ in 0..producers {
             let mut to_workers = Vec::new();
             let mut from_workers = Vec::new();
+            let mut room = Vec::new();
             for w in 0..workers {
                 let (p, c) = ring::ring(config.ingest_ring);
                 to_workers.push(p);
                 worker_inputs[w].push(c);
+                let signal = Arc::new(RoomSignal::default());
+                room.push(signal.clone());
+                worker_room[w].push(signal);
                 let (p, c) = ring::ring(config.checked_ring);
                 worker_outputs[w].push(p);
                 from_workers.push(c);
             }
-            dispatches.push(Dispatch::new(to_workers, worker_bells.clone()));
+            dispatches.push(Dispatch::new(to_workers, worker_bells.clone(), room));
             blp_inputs.push(from_workers);
         }
         let mut dispatches = dispatches.into_iter();
@@ -302,13 +307,19 @@ impl Pipeline {
             blp_bell: blp_bell.clone(),
         });
         let mut verify_counters = Vec::new();
-        for (w, (inputs, outputs)) in worker_inputs.into_iter().zip(worker_outputs).enumerate() {
+        for (w, ((inputs, outputs), room)) in worker_inputs
+            .into_iter()
+            .zip(worker_outputs)
+            .zip(worker_room)
+            .enumerate()
+        {
             let counters = Arc::new(VerifyCounters::default());
             verify_counters.push(counters.clone());
             let worker = VerifyWorker {
                 shared: shared.clone(),
                 inputs,
                 outputs,
+                room,
                 bell: worker_bells[w].clone(),
                 counters,
                 key_cache: KeyCache::new(config.key_cache_entries),

@@ -177,6 +177,9 @@ impl<T: Send> Consumer<T> {
         }
         (to - from) as usize
     }
+    pub fn capacity(&self) -> usize {
+        self.shared.slots.len()
+    }
     /// Values published and not yet read.
     pub fn backlog(&self) -> usize {
         let s = &*self.shared;

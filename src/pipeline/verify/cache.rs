@@ -18,10 +18,64 @@ use crate::chain::Chain;
 use crate::protocol::codec::sha256;
 use crate::protocol::{PublicKey, SignedTransaction, TransactionId};
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, RwLock};
 
 const SHARDS: usize = 64;
+
+/// Hashes a transaction id (already a SHA-256 output) by mixing its first eight bytes
+/// with a per-process secret. Cheaper than SipHash over 32 bytes, and a client that
+/// grinds ids cannot aim them at one bucket without knowing the secret.
+#[derive(Clone, Copy)]
+struct KeyedIdHash {
+    secret: u64,
+}
+
+impl KeyedIdHash {
+    fn new() -> KeyedIdHash {
+        let mut b = [0u8; 8];
+        getrandom::fill(&mut b).expect("the OS random source is available");
+        KeyedIdHash {
+            secret: u64::from_le_bytes(b) | 1,
+        }
+    }
+}
+
+struct KeyedIdHasher {
+    secret: u64,
+    state: u64,
+}
+
+impl Hasher for KeyedIdHasher {
+    fn finish(&self) -> u64 {
+        // A multiply-xorshift finaliser (as in SplitMix64) over the keyed prefix.
+        let mut z = self.state ^ self.secret;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Keys are [u8; 32]: their bytes arrive in one call (the length separately).
+        let mut b = [0u8; 8];
+        let n = bytes.len().min(8);
+        b[..n].copy_from_slice(&bytes[..n]);
+        self.state = self.state.rotate_left(29) ^ u64::from_le_bytes(b);
+    }
+    fn write_usize(&mut self, _len: usize) {}
+}
+
+impl BuildHasher for KeyedIdHash {
+    type Hasher = KeyedIdHasher;
+    fn build_hasher(&self) -> KeyedIdHasher {
+        KeyedIdHasher {
+            secret: self.secret,
+            state: 0,
+        }
+    }
+}
+
+type Shard = HashMap<[u8; 32], Entry, KeyedIdHash>;
 
 #[derive(Clone, Copy)]
 struct Entry {
@@ -31,7 +85,7 @@ struct Entry {
 
 /// The signature cache (see the module docs). Sharded by id so workers rarely contend.
 pub struct SeenCache {
-    shards: Vec<Mutex<HashMap<[u8; 32], Entry>>>,
+    shards: Vec<Mutex<Shard>>,
     shard_max: usize,
     /// Head block time, published by the output stage: entries expire with their
     /// transaction.
@@ -54,15 +108,17 @@ impl SeenCache {
     /// A cache of about `entries_max` transactions (at least one per shard).
     pub fn new(entries_max: usize) -> SeenCache {
         let shard_max = entries_max.div_ceil(SHARDS).max(1);
+        let hash = KeyedIdHash::new();
         SeenCache {
+            // Each shard is sized for its bound at once: no rehashing while it fills.
             shards: (0..SHARDS)
-                .map(|_| Mutex::new(HashMap::with_capacity(shard_max.min(4096))))
+                .map(|_| Mutex::new(HashMap::with_capacity_and_hasher(shard_max, hash)))
                 .collect(),
             shard_max,
             head_time: AtomicU32::new(0),
         }
     }
-    fn shard(&self, id: &TransactionId) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Entry>> {
+    fn shard(&self, id: &TransactionId) -> std::sync::MutexGuard<'_, Shard> {
         // Ids are hashes: any byte spreads evenly. A poisoned shard is still a valid map.
         let s = &self.shards[id.0[31] as usize % SHARDS];
         s.lock().unwrap_or_else(|e| e.into_inner())

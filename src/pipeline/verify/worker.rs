@@ -16,6 +16,7 @@ use crate::chain::Signer;
 use crate::chain::VerifiedTransaction;
 use crate::pipeline::answer::{Answer, Answerer};
 use crate::pipeline::counters::{counters, PUBLISH_EVERY};
+use crate::pipeline::dispatch::RoomSignal;
 use crate::pipeline::message::{code, Checked, Inbound, Origin};
 use crate::pipeline::ring::{Consumer, Producer};
 use crate::pipeline::wait::{Doorbell, Idler, WaitStrategy};
@@ -64,6 +65,8 @@ pub struct VerifyWorker {
     pub(crate) shared: Arc<WorkerShared>,
     pub(crate) inputs: Vec<Consumer<Inbound>>,
     pub(crate) outputs: Vec<Producer<Checked>>,
+    /// Per producer: its wait for room in this worker's input ring.
+    pub(crate) room: Vec<Arc<RoomSignal>>,
     pub(crate) bell: Arc<Doorbell>,
     pub(crate) counters: Arc<VerifyCounters>,
     pub(crate) key_cache: KeyCache,
@@ -97,7 +100,9 @@ impl VerifyWorker {
                 if room == 0 {
                     break;
                 }
-                input.poll_batch(room, |v, _| batch.push((p, v)));
+                if input.poll_batch(room, |v, _| batch.push((p, v))) > 0 {
+                    self.room[p].after_read(input);
+                }
             }
             if batch.is_empty() {
                 if last_publish.elapsed() >= PUBLISH_EVERY {
