@@ -194,13 +194,16 @@ impl Loop {
 
     /// Offers the paused connections' frames again. A connection the sink took
     /// everything from is read again (edge-triggered readiness will not repeat for
-    /// the bytes that waited in the socket).
+    /// the bytes that waited in the socket). One that got some frames in and paused
+    /// again goes to the back of the line, so paused connections take turns.
     fn resume_paused<S: Sink>(&mut self, sink: &mut S) {
         let mut still = Vec::new();
+        let mut served = Vec::new();
         for slot in std::mem::take(&mut self.paused) {
             let Some(c) = self.slab.get_mut(slot) else {
                 continue;
             };
+            let frames = self.base.stats.frames;
             if c.core
                 .resume(self.now, &self.base.lim, sink, &mut self.base.stats)
             {
@@ -211,10 +214,13 @@ impl Loop {
                 }
                 self.slab.touch(slot);
                 self.again.push(slot);
+            } else if self.base.stats.frames != frames {
+                served.push(slot);
             } else {
                 still.push(slot);
             }
         }
+        still.append(&mut served);
         self.paused = still;
     }
 

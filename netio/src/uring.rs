@@ -600,9 +600,12 @@ impl Loop {
     }
 
     /// Offers the paused connections' frames again; re-arms the recv of each one the
-    /// sink took everything from.
+    /// sink took everything from. A connection that got some frames in and paused
+    /// again goes to the back of the line, so paused connections share the room in
+    /// turn rather than the first one taking it every time.
     fn resume_paused<S: Sink>(&mut self, sink: &mut S) {
         let mut still = Vec::new();
+        let mut served = Vec::new();
         for slot in std::mem::take(&mut self.paused) {
             let Some(c) = self.slab.get_mut(slot) else {
                 continue;
@@ -611,6 +614,7 @@ impl Loop {
                 c.core.listed_paused = false;
                 continue;
             }
+            let frames = self.base.stats.frames;
             if c.core
                 .resume(self.now, &self.base.lim, sink, &mut self.base.stats)
             {
@@ -622,10 +626,13 @@ impl Loop {
                 }
                 self.slab.touch(slot);
                 self.arm_recv(slot);
+            } else if self.base.stats.frames != frames {
+                served.push(slot);
             } else {
                 still.push(slot);
             }
         }
+        still.append(&mut served);
         self.paused = still;
     }
 

@@ -68,6 +68,9 @@ pub struct FloodReport {
     /// workers)). The flood passes when `good_tps` reaches it.
     pub floor_tps: f64,
     pub passes: bool,
+    /// Bad transactions sent per good one: 1.0 is the 50% flood the floor assumes (the
+    /// node shares its ingest among connections in turn, so it stays near 1).
+    pub attack_per_good: f64,
     pub attack_sent: u64,
     pub attack_rejected: u64,
     pub run: E2eReport,
@@ -182,6 +185,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 baseline_tps: base.tps,
                 floor_tps,
                 passes: run.tps >= floor_tps && run.dropped == 0,
+                attack_per_good: run.attack_sent as f64 / run.sent.max(1) as f64,
                 attack_sent: run.attack_sent,
                 attack_rejected: run.attack_rejected,
                 run,
@@ -281,7 +285,8 @@ fn print_summary(r: &Report, json: &std::path::Path, png: &std::path::Path) {
     }
     if let Some(f) = &r.flood {
         println!(
-            "flood (50% bad signatures): good {} vs {} baseline; floor {} -> {}",
+            "flood (50% bad signatures, {:.2} bad per good sent): good {} vs {} baseline; floor {} -> {}",
+            f.attack_per_good,
             k(f.good_tps),
             k(f.baseline_tps),
             k(f.floor_tps),

@@ -97,12 +97,12 @@ impl Blp {
             Ok(_) => {
                 self.counts.applied += 1;
                 self.pending.push((vtx, origin));
-                Some(Outcome::Accepted { origin })
+                accepted(origin)
             }
             Err(TxError::PendingFull { .. }) if self.held.len() < HOLD_MAX => {
                 self.counts.held += 1;
                 self.held.push_back((vtx, origin));
-                Some(Outcome::Accepted { origin })
+                accepted(origin)
             }
             Err(error) => {
                 if matches!(error, TxError::PendingFull { .. }) {
@@ -202,6 +202,16 @@ impl Blp {
             }
         }
         Ok(Some(block))
+    }
+}
+
+/// What the output stage hears of an accepted transaction: in-process submitters are
+/// told at once; an ingest frame gets only its final answer (included, or why not),
+/// so nothing is sent for it now.
+fn accepted(origin: Origin) -> Option<Outcome> {
+    match origin {
+        Origin::Local { .. } => Some(Outcome::Accepted { origin }),
+        Origin::Ingest { .. } => None,
     }
 }
 

@@ -25,6 +25,8 @@ use std::time::{Duration, Instant};
 counters! {
     /// The output stage's counters.
     OutputCounters / OutputCounts {
+        /// In-process submissions told they were accepted (ingest frames hear only
+        /// their final answer).
         accepted,
         refused,
         dropped,
@@ -121,8 +123,8 @@ impl OutputStage {
         match o {
             Outcome::Accepted { origin } => {
                 local.accepted += 1;
-                // Ingest frames get exactly one answer, the final one (included, or
-                // why not); in-process submitters also hear of acceptance.
+                // Only in-process submitters hear of acceptance (the BLP sends nothing
+                // for ingest frames, which get exactly one answer, the final one).
                 if matches!(origin, Origin::Local { .. }) {
                     answers.push(Answer {
                         origin,

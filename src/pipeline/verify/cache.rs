@@ -24,30 +24,30 @@ use std::sync::{Mutex, RwLock};
 
 const SHARDS: usize = 64;
 
-/// Hashes a transaction id (already a SHA-256 output) by mixing its first eight bytes
-/// with a per-process secret. Cheaper than SipHash over 32 bytes, and a client that
-/// grinds ids cannot aim them at one bucket without knowing the secret.
+/// Hashes 32-byte keys (transaction ids, public keys) by mixing their first eight
+/// bytes with a per-process secret. Cheaper than SipHash over 32 bytes, and a client
+/// that grinds ids or keys cannot aim them at one bucket without knowing the secret.
 #[derive(Clone, Copy)]
-struct KeyedIdHash {
+pub(crate) struct KeyedPrefixHash {
     secret: u64,
 }
 
-impl KeyedIdHash {
-    fn new() -> KeyedIdHash {
+impl KeyedPrefixHash {
+    pub(crate) fn new() -> KeyedPrefixHash {
         let mut b = [0u8; 8];
         getrandom::fill(&mut b).expect("the OS random source is available");
-        KeyedIdHash {
+        KeyedPrefixHash {
             secret: u64::from_le_bytes(b) | 1,
         }
     }
 }
 
-struct KeyedIdHasher {
+pub(crate) struct KeyedPrefixHasher {
     secret: u64,
     state: u64,
 }
 
-impl Hasher for KeyedIdHasher {
+impl Hasher for KeyedPrefixHasher {
     fn finish(&self) -> u64 {
         // A multiply-xorshift finaliser (as in SplitMix64) over the keyed prefix.
         let mut z = self.state ^ self.secret;
@@ -65,17 +65,17 @@ impl Hasher for KeyedIdHasher {
     fn write_usize(&mut self, _len: usize) {}
 }
 
-impl BuildHasher for KeyedIdHash {
-    type Hasher = KeyedIdHasher;
-    fn build_hasher(&self) -> KeyedIdHasher {
-        KeyedIdHasher {
+impl BuildHasher for KeyedPrefixHash {
+    type Hasher = KeyedPrefixHasher;
+    fn build_hasher(&self) -> KeyedPrefixHasher {
+        KeyedPrefixHasher {
             secret: self.secret,
             state: 0,
         }
     }
 }
 
-type Shard = HashMap<[u8; 32], Entry, KeyedIdHash>;
+type Shard = HashMap<[u8; 32], Entry, KeyedPrefixHash>;
 
 #[derive(Clone, Copy)]
 struct Entry {
@@ -108,7 +108,7 @@ impl SeenCache {
     /// A cache of about `entries_max` transactions (at least one per shard).
     pub fn new(entries_max: usize) -> SeenCache {
         let shard_max = entries_max.div_ceil(SHARDS).max(1);
-        let hash = KeyedIdHash::new();
+        let hash = KeyedPrefixHash::new();
         SeenCache {
             // Each shard is sized for its bound at once: no rehashing while it fills.
             shards: (0..SHARDS)

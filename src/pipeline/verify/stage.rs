@@ -5,6 +5,7 @@
 //! with public keys decompressed once through a bounded key cache. The verdicts are
 //! exactly those of the single path (`verify_transaction`).
 
+use super::cache::KeyedPrefixHash;
 use super::cpu::{self, Item};
 use super::rule::DecodedKey;
 use super::{hash_transaction, Hashed, KeyLookup, VerifyError};
@@ -16,14 +17,17 @@ use std::collections::HashMap;
 /// Decompressed public keys, bounded: when full it is cleared and refilled, so memory
 /// stays at `entries_max` keys (about 160 bytes each) whatever the input.
 pub struct KeyCache {
-    map: HashMap<PublicKey, Option<DecodedKey>>,
+    map: HashMap<PublicKey, Option<DecodedKey>, KeyedPrefixHash>,
     entries_max: usize,
 }
 
 impl KeyCache {
     pub fn new(entries_max: usize) -> KeyCache {
         KeyCache {
-            map: HashMap::with_capacity(entries_max.min(1 << 16)),
+            map: HashMap::with_capacity_and_hasher(
+                entries_max.min(1 << 16),
+                KeyedPrefixHash::new(),
+            ),
             entries_max,
         }
     }
