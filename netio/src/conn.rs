@@ -626,6 +626,45 @@ impl Base {
         }
     }
 
+    /// Offers each paused connection's kept frames to the sink again and returns the
+    /// slots that resumed (the backend closes a doomed one, else reads it again).
+    /// A connection that got some frames in and paused again goes to the back of the
+    /// line, so paused connections take turns rather than the first one taking the
+    /// room every time. `gone` says which connections are closing.
+    pub(crate) fn resume_paused<T, S: Sink>(
+        &mut self,
+        slab: &mut Slab<T>,
+        paused: &mut Vec<u32>,
+        now: Instant,
+        sink: &mut S,
+        gone: impl Fn(&T) -> bool,
+    ) -> Vec<u32> {
+        let mut resumed = Vec::new();
+        let mut still = Vec::with_capacity(paused.len());
+        let mut served = Vec::new();
+        for slot in paused.drain(..) {
+            let Some(c) = slab.get_mut(slot) else {
+                continue;
+            };
+            if gone(&c.io) {
+                c.core.listed_paused = false;
+                continue;
+            }
+            let frames = self.stats.frames;
+            if c.core.resume(now, &self.lim, sink, &mut self.stats) {
+                c.core.listed_paused = false;
+                resumed.push(slot);
+            } else if self.stats.frames != frames {
+                served.push(slot);
+            } else {
+                still.push(slot);
+            }
+        }
+        still.append(&mut served);
+        *paused = still;
+        resumed
+    }
+
     /// Delivers the responder's answers to their connections.
     pub(crate) fn deliver_mail<T>(&mut self, slab: &mut Slab<T>) {
         if !self.thread.take_mail(&mut self.mail) {

@@ -194,34 +194,21 @@ impl Loop {
 
     /// Offers the paused connections' frames again. A connection the sink took
     /// everything from is read again (edge-triggered readiness will not repeat for
-    /// the bytes that waited in the socket). One that got some frames in and paused
-    /// again goes to the back of the line, so paused connections take turns.
+    /// the bytes that waited in the socket).
     fn resume_paused<S: Sink>(&mut self, sink: &mut S) {
-        let mut still = Vec::new();
-        let mut served = Vec::new();
-        for slot in std::mem::take(&mut self.paused) {
-            let Some(c) = self.slab.get_mut(slot) else {
+        let mut paused = std::mem::take(&mut self.paused);
+        let resumed = self
+            .base
+            .resume_paused(&mut self.slab, &mut paused, self.now, sink, |_| false);
+        self.paused = paused;
+        for slot in resumed {
+            if self.slab.get_mut(slot).is_some_and(|c| c.core.doomed) {
+                self.close(slot);
                 continue;
-            };
-            let frames = self.base.stats.frames;
-            if c.core
-                .resume(self.now, &self.base.lim, sink, &mut self.base.stats)
-            {
-                c.core.listed_paused = false;
-                if c.core.doomed {
-                    self.close(slot);
-                    continue;
-                }
-                self.slab.touch(slot);
-                self.again.push(slot);
-            } else if self.base.stats.frames != frames {
-                served.push(slot);
-            } else {
-                still.push(slot);
             }
+            self.slab.touch(slot);
+            self.again.push(slot);
         }
-        still.append(&mut served);
-        self.paused = still;
     }
 
     fn read<S: Sink>(&mut self, slot: u32, sink: &mut S) {

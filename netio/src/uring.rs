@@ -454,6 +454,16 @@ impl Loop {
         unsafe {
             libc::shutdown(c.io.fd, libc::SHUT_RDWR);
         }
+        self.cancel_recv(slot);
+        self.finish(slot);
+    }
+
+    /// Cancels `slot`'s multishot recv if one is armed and no cancel is on its way; the
+    /// recv's last completion (`ECANCELED`) then clears `recv_armed`.
+    fn cancel_recv(&mut self, slot: u32) {
+        let Some(c) = self.slab.get_mut(slot) else {
+            return;
+        };
         if c.io.recv_armed && !c.io.cancel_sent {
             c.io.cancel_sent = true;
             let target = ud(K_RECV, slot, c.core.id.gen());
@@ -463,7 +473,6 @@ impl Loop {
                     .user_data(ud(K_CANCEL, 0, 0)),
             );
         }
-        self.finish(slot);
     }
 
     fn finish(&mut self, slot: u32) {
@@ -588,52 +597,25 @@ impl Loop {
             c.core.listed_paused = true;
             self.paused.push(slot);
         }
-        if c.io.recv_armed && !c.io.cancel_sent {
-            c.io.cancel_sent = true;
-            let target = ud(K_RECV, slot, c.core.id.gen());
-            self.push(
-                opcode::AsyncCancel::new(target)
-                    .build()
-                    .user_data(ud(K_CANCEL, 0, 0)),
-            );
-        }
+        self.cancel_recv(slot);
     }
 
     /// Offers the paused connections' frames again; re-arms the recv of each one the
-    /// sink took everything from. A connection that got some frames in and paused
-    /// again goes to the back of the line, so paused connections share the room in
-    /// turn rather than the first one taking it every time.
+    /// sink took everything from.
     fn resume_paused<S: Sink>(&mut self, sink: &mut S) {
-        let mut still = Vec::new();
-        let mut served = Vec::new();
-        for slot in std::mem::take(&mut self.paused) {
-            let Some(c) = self.slab.get_mut(slot) else {
-                continue;
-            };
-            if c.io.closing {
-                c.core.listed_paused = false;
+        let mut paused = std::mem::take(&mut self.paused);
+        let resumed = self
+            .base
+            .resume_paused(&mut self.slab, &mut paused, self.now, sink, |io| io.closing);
+        self.paused = paused;
+        for slot in resumed {
+            if self.slab.get_mut(slot).is_some_and(|c| c.core.doomed) {
+                self.close(slot);
                 continue;
             }
-            let frames = self.base.stats.frames;
-            if c.core
-                .resume(self.now, &self.base.lim, sink, &mut self.base.stats)
-            {
-                c.core.listed_paused = false;
-                let doomed = c.core.doomed;
-                if doomed {
-                    self.close(slot);
-                    continue;
-                }
-                self.slab.touch(slot);
-                self.arm_recv(slot);
-            } else if self.base.stats.frames != frames {
-                served.push(slot);
-            } else {
-                still.push(slot);
-            }
+            self.slab.touch(slot);
+            self.arm_recv(slot);
         }
-        still.append(&mut served);
-        self.paused = still;
     }
 
     fn on_send(&mut self, slot: u32, gen: u32, res: i32) {

@@ -8,10 +8,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// The frames a sink took: connection, seq, bytes.
+type Taken = Arc<Mutex<Vec<(ConnId, u64, Vec<u8>)>>>;
+
 /// Takes frames only while the test grants room; records what it took.
 struct Gate {
     room: Arc<AtomicUsize>,
-    got: Arc<Mutex<Vec<(ConnId, u64, Vec<u8>)>>>,
+    got: Taken,
 }
 
 impl Sink for Gate {
@@ -36,7 +39,7 @@ fn frame(i: u32) -> Vec<u8> {
 fn run(backend: BackendChoice, expect: netio::Backend) {
     const N: u32 = 4000; // 4 MiB: far more than the socket buffers hold
     let room = Arc::new(AtomicUsize::new(0));
-    let got = Arc::new(Mutex::new(Vec::new()));
+    let got: Taken = Arc::new(Mutex::new(Vec::new()));
     let (r, g) = (room.clone(), got.clone());
     let mut sink = Some(Gate { room: r, got: g });
     let config = Config {

@@ -78,13 +78,8 @@ impl Dispatch {
         Ok(())
     }
     /// Whether the next transaction's worker ring has a free slot (checked before the
-    /// frame is copied).
-    pub fn has_room(&mut self) -> bool {
-        let w = (self.next % self.rings.len() as u64) as usize;
-        self.rings[w].has_room()
-    }
-    /// As `has_room`; when there is none, asks that worker to wake this producer once
-    /// it has drained its ring to half (see `RoomSignal`).
+    /// frame is copied). When there is none, asks that worker to wake this producer
+    /// once it has drained its ring to half (see `RoomSignal`).
     fn has_room_or_wait(&mut self) -> bool {
         let w = (self.next % self.rings.len() as u64) as usize;
         if self.rings[w].has_room() {

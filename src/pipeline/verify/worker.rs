@@ -76,8 +76,8 @@ pub struct VerifyWorker {
     pub(crate) bad_per_mille: u64,
 }
 
-/// From this share of bad signatures on (per mille), failed batches are settled one
-/// signature at a time.
+/// From this recent share of bad signatures on (per mille), the worker settles each
+/// batch as under a flood (`cpu::verify_flooded`).
 const FLOOD_PER_MILLE: u64 = 100;
 
 /// One transaction of a batch on its way through the checks.
@@ -214,8 +214,9 @@ impl VerifyWorker {
         let sorted: Vec<Option<&Hashed>> = order.iter().map(|&i| present[i]).collect();
         let flood = self.bad_per_mille >= FLOOD_PER_MILLE;
         // Signatures per connection, in the sorted order: under a flood each
-        // connection's signatures are settled in groups of their own, so an honest
-        // connection never shares a batch equation with a flooding one.
+        // connection's run is probed with its first signature, and a run that fails
+        // the probe is checked signature by signature instead of sharing batch
+        // equations with the others (`cpu::verify_flooded`).
         let mut runs: Vec<usize> = Vec::new();
         let mut last_conn = None;
         for (&i, h) in order.iter().zip(&sorted) {
