@@ -2,7 +2,10 @@
 //! transactions and the key-id directory.
 //!
 //! * [`SeenCache`]: transaction id → fingerprint of its signatures, for transactions
-//!   whose signatures verified. A transaction that arrives again at ingest is refused
+//!   whose signatures verified. The fingerprint is the transaction's merkle leaf, the
+//!   SHA-256 of its whole signed encoding, which the verify stage computes anyway:
+//!   equal leaves mean the same signatures and signer keys over the same transaction,
+//!   so an earlier verification still holds. A transaction that arrives again at ingest is refused
 //!   as a duplicate without any signature work; one that arrives inside a block with
 //!   the same signatures is not verified again. The output stage removes the entry
 //!   when the BLP refuses the transaction, so an identical resubmission (after the
@@ -15,8 +18,7 @@
 
 use crate::chain::objects::KeyId;
 use crate::chain::Chain;
-use crate::protocol::codec::sha256;
-use crate::protocol::{PublicKey, SignedTransaction, TransactionId};
+use crate::protocol::{PublicKey, TransactionId};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -90,18 +92,6 @@ pub struct SeenCache {
     /// Head block time, published by the output stage: entries expire with their
     /// transaction.
     head_time: AtomicU32,
-}
-
-/// Hash of a transaction's signatures and signer keys: equal fingerprints mean the
-/// same signatures over the same id, so an earlier verification still holds.
-pub fn fingerprint(trx: &SignedTransaction) -> [u8; 32] {
-    let sigs: Vec<&[u8]> = trx
-        .signatures
-        .iter()
-        .map(|s| &s.0[..])
-        .chain(trx.signer_keys.iter().map(|k| &k.0[..]))
-        .collect();
-    sha256(&sigs)
 }
 
 impl SeenCache {

@@ -8,7 +8,7 @@
 //! answered here and counted by kind; every input yields one `Checked` on the output
 //! ring of its producer, in order, so the BLP can restore the producer's sequence.
 
-use super::cache::{fingerprint, KeyDirectory, SeenCache};
+use super::cache::{KeyDirectory, SeenCache};
 use super::cpu::{self, OnFailure};
 use super::stage::{first_bad_signatures, KeyCache};
 use super::{hash_transaction, Hashed, VerifyError, TRANSACTION_BYTES_MAX};
@@ -184,7 +184,7 @@ impl VerifyWorker {
                     let h = *h;
                     self.shared
                         .seen
-                        .insert(&h.id, fingerprint(&h.trx), h.trx.trx.expiration.0);
+                        .insert(&h.id, h.merkle_leaf, h.trx.trx.expiration.0);
                     Checked::Verified {
                         origin,
                         vtx: self.to_verified(h),
