@@ -140,7 +140,7 @@ impl ConnCore {
 
     /// Bytes received. Complete frames are handed to the sink straight from `data`;
     /// only a frame split across reads is copied (into `partial`). While the
-    /// connection is paused everything is kept in `partial` for [`ConnCore::resume`].
+    /// connection is paused everything is kept in `stash` for [`ConnCore::resume`].
     pub(crate) fn on_bytes<S: Sink>(
         &mut self,
         data: &[u8],
@@ -189,7 +189,13 @@ impl ConnCore {
             return true;
         }
         let stash = std::mem::take(&mut self.stash);
-        match self.parse(&stash[self.stash_pos..], now, lim, sink, stats) {
+        let (frames, pauses) = (stats.frames, stats.pauses);
+        let parsed = self.parse(&stash[self.stash_pos..], now, lim, sink, stats);
+        if self.paused && stats.frames == frames {
+            // Still waiting for the same room: the same pause, not a new one.
+            stats.pauses = pauses;
+        }
+        match parsed {
             Some(at) => {
                 self.stash_pos += at;
                 self.stash = stash;
@@ -810,8 +816,10 @@ mod tests {
         assert!(core.is_paused());
         core.on_bytes(&b[20..], Instant::now(), &lim, &mut sink, &mut stats);
         assert!(!core.resume(Instant::now(), &lim, &mut sink, &mut stats));
+        assert_eq!(stats.pauses, 1, "a fruitless retry is the same pause");
         sink.room = 2;
         assert!(!core.resume(Instant::now(), &lim, &mut sink, &mut stats));
+        assert_eq!(stats.pauses, 2, "served, then full again: a new pause");
         sink.room = 100;
         assert!(core.resume(Instant::now(), &lim, &mut sink, &mut stats));
         let seqs: Vec<u64> = sink.got.iter().map(|g| g.0).collect();

@@ -405,7 +405,8 @@ pub struct Stats {
     pub malformed: u64,
     pub in_flight_limited: u64,
     pub sink_refused: u64,
-    /// Times a connection paused because the sink was full (backpressure).
+    /// Times a connection paused because the sink was full (backpressure). Offering
+    /// the waiting frame again without success does not count as another pause.
     pub pauses: u64,
     pub idle_timeouts: u64,
     pub frame_timeouts: u64,
