@@ -108,15 +108,11 @@ pub fn ring<T: Send>(capacity: usize) -> (Producer<T>, Consumer<T>) {
 impl<T: Send> Producer<T> {
     /// Publishes `value`, or gives it back when the ring is full.
     pub fn try_publish(&mut self, value: T) -> Result<(), T> {
+        if !self.has_room() {
+            return Err(value);
+        }
         let s = &*self.shared;
         let seq = s.published.0.load(Ordering::Relaxed);
-        let capacity = s.mask + 1;
-        if seq - self.barrier >= capacity {
-            self.barrier = s.consumed.0.load(Ordering::Acquire);
-            if seq - self.barrier >= capacity {
-                return Err(value);
-            }
-        }
         // SAFETY: seq is outside [consumed, published), so the consumer does not touch
         // this slot until the release store below.
         s.slots[(seq & s.mask) as usize].with_mut(|slot| unsafe { (*slot).write(value) });
@@ -126,7 +122,8 @@ impl<T: Send> Producer<T> {
     pub fn capacity(&self) -> usize {
         self.shared.slots.len()
     }
-    /// Whether a publish would succeed now.
+    /// Whether a publish would succeed now. Reads the consumer's sequence only when
+    /// the cached barrier says the ring is full.
     pub fn has_room(&mut self) -> bool {
         let s = &*self.shared;
         let seq = s.published.0.load(Ordering::Relaxed);

@@ -4,9 +4,9 @@
 //! * [`SeenCache`]: transaction id → fingerprint of its signatures, for transactions
 //!   whose signatures verified. The fingerprint is the transaction's merkle leaf, the
 //!   SHA-256 of its whole signed encoding, which the verify stage computes anyway:
-//!   equal leaves mean the same signatures and signer keys over the same transaction,
-//!   so an earlier verification still holds. A transaction that arrives again at ingest is refused
-//!   as a duplicate without any signature work; one that arrives inside a block with
+//!   equal leaves mean the same signatures and signer keys over the same
+//!   transaction, so an earlier verification still holds. A transaction that arrives
+//!   again at ingest is refused as a duplicate without any signature work; one that arrives inside a block with
 //!   the same signatures is not verified again. The output stage removes the entry
 //!   when the BLP refuses the transaction, so an identical resubmission (after the
 //!   account was funded, say) is verified and tried again. It is a cache: an entry
