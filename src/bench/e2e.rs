@@ -50,7 +50,10 @@ pub struct Utilization {
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct E2eReport {
+    /// Sustained: blocks 2.. sealed while the clients were sending, over their span.
     pub tps: f64,
+    /// Every block after the first, the drain after the clients stopped included.
+    pub tps_with_drain: f64,
     pub sent: u64,
     pub included: u64,
     pub dropped: u64,
@@ -355,14 +358,22 @@ pub fn run(
         r.tps_over_time.push((t, n as f64 / span.max(1e-3)));
         prev = Some(sealed_at);
     }
-    // Sustained: what the blocks after the first carried, over the time they span.
-    r.tps = match (produced.first(), produced.last()) {
-        (Some(a), Some(b)) if produced.len() >= 2 => {
-            let txs: usize = produced[1..].iter().map(|b| b.1).sum();
-            txs as f64 / b.0.duration_since(a.0).as_secs_f64().max(1e-3)
+    // Sustained: what the blocks after the first carried, over the time they span, up
+    // to the last block sealed while the clients were still sending. The first block
+    // holds the ramp-up; blocks sealed after the clients stopped hold the drain of
+    // what was queued, and the last of them spans a whole interval with only that in
+    // it, so neither measures a sustained rate.
+    let rate = |blocks: &[(Instant, usize)]| match (blocks.first(), blocks.last()) {
+        (Some(a), Some(b)) if blocks.len() >= 2 => {
+            let txs: usize = blocks[1..].iter().map(|b| b.1).sum();
+            Some(txs as f64 / b.0.duration_since(a.0).as_secs_f64().max(1e-3))
         }
-        _ => r.included as f64 / wall.as_secs_f64(),
+        _ => None,
     };
+    let sending_until = started + send_end;
+    let steady = produced.partition_point(|b| b.0 <= sending_until);
+    r.tps_with_drain = rate(&produced).unwrap_or(r.included as f64 / wall.as_secs_f64());
+    r.tps = rate(&produced[..steady]).unwrap_or(r.tps_with_drain);
     if !hist.is_empty() {
         r.latency_us_p50 = hist.value_at_quantile(0.50);
         r.latency_us_p99 = hist.value_at_quantile(0.99);

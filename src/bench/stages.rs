@@ -116,6 +116,25 @@ pub fn transfers(dev: &DevChain, users: usize, count: usize, sign: bool) -> Vec<
         .collect()
 }
 
+/// Batches of `batch` from `all` verified on every core of rayon's pool at once.
+fn ceiling_of(budget: Duration, all: &[cpu::Item<'_>], batch: usize) -> f64 {
+    rate(budget, all.len(), || {
+        let ok: usize = all
+            .par_chunks(batch)
+            .map(|c| cpu::verify_batch(c).iter().filter(|v| **v).count())
+            .sum();
+        assert_eq!(ok, all.len());
+    })
+}
+
+/// The verify ceiling alone (batch verification on every core, nothing else
+/// running), as `run` measures it: for measuring it again later in the same run.
+pub fn verify_ceiling(budget: Duration, batch: usize) -> f64 {
+    let batch = batch.max(1);
+    let data = signed(4096.max(batch * 2 * rayon::current_num_threads()));
+    ceiling_of(budget, &items(&data), batch)
+}
+
 /// Runs every stage bench. `budget` is the time spent on each measurement;
 /// `progress` is called with the name of each step as it starts.
 pub fn run(budget: Duration, batch: usize, mut progress: impl FnMut(&str)) -> StageReport {
@@ -157,13 +176,7 @@ pub fn run(budget: Duration, batch: usize, mut progress: impl FnMut(&str)) -> St
     });
 
     progress("verify, batch, every core");
-    r.verify_ceiling_per_s = rate(budget, all.len(), || {
-        let ok: usize = all
-            .par_chunks(batch)
-            .map(|c| cpu::verify_batch(c).iter().filter(|v| **v).count())
-            .sum();
-        assert_eq!(ok, all.len());
-    });
+    r.verify_ceiling_per_s = ceiling_of(budget, &all, batch);
 
     progress("BLP apply of transfers");
     const USERS: usize = 10_000;

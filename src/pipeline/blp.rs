@@ -1,7 +1,7 @@
 //! The business-logic processor: one thread that owns the chain state.
 //!
 //! It reads verified transactions from the verify workers' rings in each producer's
-//! sequence order and applies them to the pending state. At each of this node's
+//! sequence order (whichever worker holds each) and applies them to the pending state. At each of this node's
 //! slots it seals the pending state into the next block (the pending transactions
 //! become the block without being applied again), hands the block to the output
 //! stage for signing and announcement, and retries the transactions that did not fit.
@@ -223,12 +223,25 @@ fn wall_clock() -> Duration {
         .unwrap_or_default()
 }
 
+/// The worker whose ring for one producer holds that producer's transaction `seq`
+/// at its head, looking first at `hint`; `None` until it has arrived.
+fn holder_of(rings: &[Consumer<Checked>], seq: u64, hint: usize) -> Option<usize> {
+    let n = rings.len();
+    (0..n)
+        .map(|k| (hint + k) % n)
+        .find(|&w| rings[w].peek(Checked::seq) == Some(seq))
+}
+
 /// The BLP thread: its rings and its loop.
 pub struct BlpStage {
     pub blp: Blp,
-    /// `[producer][worker]`: worker `seq % workers` holds producer's transaction `seq`.
+    /// `[producer][worker]`: each worker's results for each producer, in sequence
+    /// order. A producer's transaction `seq` is in whichever worker it was routed to.
     pub(crate) inputs: Vec<Vec<Consumer<Checked>>>,
+    /// Per producer: the sequence number to apply next.
     pub(crate) next: Vec<u64>,
+    /// Per producer: the worker that held the last one (runs go to one worker).
+    pub(crate) holder: Vec<usize>,
     pub(crate) output: Producer<Outcome>,
     pub(crate) output_bell: Arc<Doorbell>,
     pub(crate) bell: Arc<Doorbell>,
@@ -289,7 +302,7 @@ impl BlpStage {
                     inputs
                         .iter()
                         .zip(next)
-                        .any(|(rings, &n)| rings[(n % rings.len() as u64) as usize].backlog() > 0)
+                        .any(|(rings, &n)| holder_of(rings, n, 0).is_some())
                 });
             }
         }
@@ -310,16 +323,16 @@ impl BlpStage {
     fn take_batch(&mut self, outcomes: &mut Vec<Outcome>) -> usize {
         let mut taken = 0;
         for p in 0..self.inputs.len() {
-            let workers = self.inputs[p].len() as u64;
             while taken < self.batch_max {
-                let w = (self.next[p] % workers) as usize;
-                let mut item = None;
-                if self.inputs[p][w].poll_batch(1, |c, _| item = Some(c)) == 0 {
+                let Some(w) = holder_of(&self.inputs[p], self.next[p], self.holder[p]) else {
                     break;
-                }
+                };
+                self.holder[p] = w;
+                let mut item = None;
+                self.inputs[p][w].poll_batch(1, |c, _| item = Some(c));
                 self.next[p] += 1;
                 taken += 1;
-                if let Some(Checked::Verified { origin, vtx }) = item {
+                if let Some(Checked::Verified { origin, vtx, .. }) = item {
                     if let Some(o) = self.blp.accept(vtx, origin) {
                         outcomes.push(o);
                     }

@@ -17,19 +17,34 @@ pub enum Origin {
 /// Ingest → verify: the bytes of one signed transaction.
 #[derive(Debug)]
 pub struct Inbound {
+    /// The producer's sequence number (set by `Dispatch` when it publishes).
+    pub seq: u64,
     pub origin: Origin,
     pub bytes: Vec<u8>,
 }
 
-/// Verify → BLP, one per `Inbound`, in the producer's sequence order. A rejected
-/// transaction was already answered by the verify worker; its slot keeps the order.
+/// Verify → BLP, one per `Inbound`, with the `Inbound`'s sequence number: the BLP
+/// takes each producer's results in that order, whichever worker holds them. A
+/// rejected transaction was already answered by the verify worker; its slot keeps the
+/// order.
 #[derive(Debug)]
 pub enum Checked {
     Verified {
+        seq: u64,
         origin: Origin,
         vtx: VerifiedTransaction,
     },
-    Rejected,
+    Rejected {
+        seq: u64,
+    },
+}
+
+impl Checked {
+    pub fn seq(&self) -> u64 {
+        match self {
+            Checked::Verified { seq, .. } | Checked::Rejected { seq } => *seq,
+        }
+    }
 }
 
 /// A block the BLP sealed: the output stage signs it, logs it and answers its

@@ -277,6 +277,7 @@ impl Pipeline {
         let stage = BlpStage {
             blp: Blp::with_reserve(chain, producing, config.pending_reserve),
             next: vec![0; producers],
+            holder: vec![0; producers],
             inputs: blp_inputs,
             output: outcome_p,
             output_bell: output_bell.clone(),

@@ -133,6 +133,11 @@ impl<T: Send> Producer<T> {
         self.barrier = s.consumed.0.load(Ordering::Acquire);
         seq - self.barrier < s.mask + 1
     }
+    /// Values published and not yet read, as the consumer's sequence stands now.
+    pub fn backlog(&self) -> usize {
+        let s = &*self.shared;
+        (s.published.0.load(Ordering::Relaxed) - s.consumed.0.load(Ordering::Acquire)) as usize
+    }
     /// Publishes `value`, waiting while the ring is full (backpressure). `on_full`
     /// runs on every failed attempt (to wake the consumer) and returns `false` to give
     /// up; the value is then dropped and `false` returned.
@@ -162,7 +167,7 @@ impl<T: Send> Consumer<T> {
         let s = &*self.shared;
         let from = s.consumed.0.load(Ordering::Relaxed);
         let available = s.published.0.load(Ordering::Acquire);
-        let to = available.min(from + max as u64);
+        let to = available.min(from.saturating_add(max as u64));
         for seq in from..to {
             // SAFETY: seq is in [consumed, published): initialised and owned by us. The
             // sequence advances right after the move, before `f` runs, so a panicking
@@ -176,6 +181,22 @@ impl<T: Send> Consumer<T> {
     }
     pub fn capacity(&self) -> usize {
         self.shared.slots.len()
+    }
+    /// Lends the oldest unread value to `f` without reading it; `None` when the ring
+    /// is empty.
+    pub fn peek<R>(&self, f: impl FnOnce(&T) -> R) -> Option<R> {
+        let s = &*self.shared;
+        let from = s.consumed.0.load(Ordering::Relaxed);
+        if s.published.0.load(Ordering::Acquire) == from {
+            return None;
+        }
+        // SAFETY: `from` is in [consumed, published): initialised, and the producer does
+        // not write the slot again until the consumer's sequence has passed it, which
+        // only this consumer can do, and not while `f` holds the reference.
+        Some(
+            s.slots[(from & s.mask) as usize]
+                .with_mut(|slot| unsafe { f((*slot).assume_init_ref()) }),
+        )
     }
     /// Values published and not yet read.
     pub fn backlog(&self) -> usize {
@@ -204,6 +225,24 @@ mod tests {
         c.poll_batch(10, |v, end| seen.push((v, end)));
         assert_eq!(seen, vec![(3, false), (4, true)]);
         assert_eq!(c.poll_batch(10, |_, _| panic!("empty")), 0);
+    }
+
+    #[test]
+    fn peek_lends_the_oldest_value_without_reading_it() {
+        let (mut p, mut c) = ring::<u32>(4);
+        assert_eq!(c.peek(|v| *v), None);
+        assert_eq!(p.backlog(), 0);
+        p.try_publish(7).unwrap();
+        p.try_publish(8).unwrap();
+        assert_eq!(p.backlog(), 2);
+        assert_eq!(c.peek(|v| *v), Some(7));
+        assert_eq!(c.peek(|v| *v), Some(7));
+        assert_eq!(c.backlog(), 2);
+        c.poll_batch(1, |v, _| assert_eq!(v, 7));
+        assert_eq!(c.peek(|v| *v), Some(8));
+        assert_eq!(p.backlog(), 1);
+        c.poll_batch(1, |_, _| {});
+        assert_eq!(c.peek(|v| *v), None);
     }
 
     #[test]
@@ -302,6 +341,30 @@ mod loom_tests {
             producer.join().unwrap();
             assert_eq!(got, vec![1, 2, 3, 4]);
             assert_eq!(c.backlog(), 0);
+        });
+    }
+
+    #[test]
+    fn peek_sees_the_value_that_is_then_read() {
+        loom::model(|| {
+            let (mut p, mut c) = ring::<u32>(2);
+            let producer = loom::thread::spawn(move || {
+                for v in 1..=3 {
+                    publish_spinning(&mut p, v);
+                }
+            });
+            let mut got = Vec::new();
+            while got.len() < 3 {
+                match c.peek(|v| *v) {
+                    Some(seen) => {
+                        c.poll_batch(1, |v, _| assert_eq!(v, seen));
+                        got.push(seen);
+                    }
+                    None => loom::thread::yield_now(),
+                }
+            }
+            producer.join().unwrap();
+            assert_eq!(got, vec![1, 2, 3]);
         });
     }
 

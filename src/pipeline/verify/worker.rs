@@ -168,16 +168,16 @@ impl VerifyWorker {
         let first_bad = self.verify_signatures(batch, &present);
         let mut out = Vec::with_capacity(batch.len());
         for (((p, inbound), step), bad) in batch.drain(..).zip(steps).zip(first_bad) {
-            let origin = inbound.origin;
+            let (seq, origin) = (inbound.seq, inbound.origin);
             let checked = match (step, bad) {
-                (Step::Rejected(c, detail), _) => self.reject(origin, c, detail, answers),
+                (Step::Rejected(c, detail), _) => self.reject(seq, origin, c, detail, answers),
                 (Step::Hashed(_), Some((index, key))) => {
                     local.bad_signatures += 1;
                     let e = VerifyError::BadSignature {
                         index,
                         key: key.to_string(),
                     };
-                    self.reject(origin, code::BAD_SIGNATURE, e.to_string(), answers)
+                    self.reject(seq, origin, code::BAD_SIGNATURE, e.to_string(), answers)
                 }
                 (Step::Hashed(h), None) => {
                     local.verified += 1;
@@ -186,6 +186,7 @@ impl VerifyWorker {
                         .seen
                         .insert(&h.id, h.merkle_leaf, h.trx.trx.expiration.0);
                     Checked::Verified {
+                        seq,
                         origin,
                         vtx: self.to_verified(h),
                     }
@@ -277,6 +278,7 @@ impl VerifyWorker {
 
     fn reject(
         &self,
+        seq: u64,
         origin: Origin,
         code: u8,
         detail: String,
@@ -287,7 +289,7 @@ impl VerifyWorker {
             code,
             detail: detail.into_bytes(),
         });
-        Checked::Rejected
+        Checked::Rejected { seq }
     }
 
     fn to_verified(&self, h: Hashed) -> VerifiedTransaction {
