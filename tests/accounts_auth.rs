@@ -388,6 +388,19 @@ fn tapos_duplicates_and_expiration() {
         Err(TxError::Duplicate(_))
     ));
 
+    // A transaction refused for its signatures leaves no record of its id: the same
+    // transaction, signed as it must be, is then applied.
+    let t2 = dev.transfer_op("dev", "init0", 2 * CORE_P, 20 * CORE_P);
+    let trx = dev.transaction(vec![t2]);
+    let unsigned = dev.verified(trx.clone(), &[&PrivateKey::from_label("stranger")]);
+    assert!(matches!(
+        dev.push(unsigned),
+        Err(TxError::MissingAuthority { .. })
+    ));
+    let signed = dev.verified(trx, &[&dk]);
+    dev.push(signed.clone()).unwrap();
+    assert!(matches!(dev.push(signed), Err(TxError::Duplicate(_))));
+
     let mut old = dev.transaction(vec![t.clone()]);
     old.expiration = dev.chain.head_block_time().saturating_sub(1);
     let v = dev.verified(old, &[&dk]);

@@ -229,7 +229,8 @@ pub fn run(
     // The first block is a maintenance block, after which the reference skips three
     // slots: a run of a few seconds measures the pipeline, not that pause.
     g.initial_parameters.maintenance_skip_slots = 0;
-    let dev = DevChain::with_genesis(g);
+    let mut dev = DevChain::with_genesis(g);
+    profile.reserve(&mut dev.chain);
     let good = transfers(&dev, accounts, opts.transactions, true);
     let mut frames: Vec<Vec<u8>> = good.iter().map(encode).collect();
     let honest = frames.len();

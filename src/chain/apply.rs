@@ -87,11 +87,12 @@ impl Chain {
                 got: trx.ref_block_prefix,
             });
         }
-        if self.store.dedup.contains(&vtx.id) {
+        // Recorded before the authority check: an error undoes the session, and with
+        // it the record.
+        if !self.store.dedup.insert_new(vtx.id, trx.expiration) {
             return Err(TxError::Duplicate(vtx.id));
         }
         self.verify_authority(&trx.required_authorities(), &vtx.signers)?;
-        self.store.dedup.insert(vtx.id, trx.expiration);
         let mut results = smallvec::SmallVec::new();
         for (index, op) in trx.operations.iter().enumerate() {
             let r = self

@@ -79,6 +79,11 @@ impl Chain {
         self.store.balance_index.reserve(accounts);
         self.store.balances.reserve(balances);
     }
+    /// Room in the duplicate index for `n` more transaction ids, so that it does not
+    /// rehash while it holds fewer.
+    pub fn reserve_recent_transactions(&mut self, n: usize) {
+        self.store.dedup.reserve(n);
+    }
     /// How many keys have ids: ids `0..keys_count()` are assigned, never reused.
     pub fn keys_count(&self) -> u32 {
         self.store.keys.next_instance() as u32

@@ -60,6 +60,8 @@ impl Found {
 const ACCOUNT_ROW_BYTES: u64 = 512;
 const BALANCE_ROW_BYTES: u64 = 96;
 const PENDING_TX_BYTES: u64 = 400;
+/// An id and its expiration in the duplicate index, with the hash table's slack.
+const RECENT_TX_BYTES: u64 = 48;
 const SEEN_ENTRY_BYTES: u64 = 96;
 const KEY_ENTRY_BYTES: u64 = 200;
 const RING_SLOT_BYTES: u64 = 64;
@@ -74,6 +76,7 @@ pub fn memory_estimate(p: &Profile) -> u64 {
     let total = n(m.accounts_reserve) * ACCOUNT_ROW_BYTES as u128
         + n(m.balances_reserve) * BALANCE_ROW_BYTES as u128
         + n(m.pending_reserve) * PENDING_TX_BYTES as u128
+        + n(m.recent_transactions_reserve) * RECENT_TX_BYTES as u128
         + n(v.seen_cache_entries) * SEEN_ENTRY_BYTES as u128
         + n(v.key_cache_entries) * KEY_ENTRY_BYTES as u128 * workers
         + producers * workers * (n(p.rings.ingest) + n(p.rings.checked)) * RING_SLOT_BYTES as u128

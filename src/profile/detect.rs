@@ -134,6 +134,7 @@ pub fn detect(topo: &Topology) -> Profile {
                 accounts_reserve: 2_000_000,
                 balances_reserve: 4_000_000,
                 pending_reserve: 2_000_000,
+                recent_transactions_reserve: 16_000_000,
             }
         } else {
             base.memory

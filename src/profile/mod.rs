@@ -126,6 +126,10 @@ pub struct Memory {
     pub balances_reserve: usize,
     /// Pending transactions reserved up front.
     pub pending_reserve: usize,
+    /// Transaction ids reserved up front in the duplicate index, which keeps every
+    /// transaction until it expires. (Optional: older profiles reserve none.)
+    #[serde(default)]
+    pub recent_transactions_reserve: usize,
 }
 
 /// The built-in profiles, by file name.
@@ -156,6 +160,7 @@ impl Profile {
     /// Applies the memory reservations to the chain's tables.
     pub fn reserve(&self, chain: &mut crate::chain::Chain) {
         chain.reserve(self.memory.accounts_reserve, self.memory.balances_reserve);
+        chain.reserve_recent_transactions(self.memory.recent_transactions_reserve);
     }
     /// One log line: where each stage runs.
     pub fn describe_placement(&self) -> String {

@@ -9,6 +9,7 @@
 
 use super::journal::{Journal, Journaled};
 use crate::protocol::{TimePointSec, TransactionId};
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -48,15 +49,18 @@ impl TransactionDedup {
     pub fn contains(&self, id: &TransactionId) -> bool {
         self.ids.contains_key(id)
     }
-    /// Records `id` until `expiration`. The caller has checked `contains` first.
-    pub fn insert(&mut self, id: TransactionId, expiration: TimePointSec) {
-        let fresh = self.ids.insert(id, expiration).is_none();
-        assert!(
-            fresh,
-            "duplicate transaction id inserted into the dedup set"
-        );
+    /// Records `id` until `expiration`; `false` (and no change) when it is already
+    /// recorded. One lookup does both the check and the insertion.
+    pub fn insert_new(&mut self, id: TransactionId, expiration: TimePointSec) -> bool {
+        match self.ids.entry(id) {
+            Entry::Occupied(_) => return false,
+            Entry::Vacant(v) => {
+                v.insert(expiration);
+            }
+        }
         self.by_expiration.entry(expiration).or_default().push(id);
         self.journal.push(Change::Inserted(id, expiration));
+        true
     }
     /// Forgets every id whose expiration is before `now`.
     pub fn expire(&mut self, now: TimePointSec) {
@@ -132,10 +136,13 @@ mod tests {
     #[test]
     fn insert_expire_rollback() {
         let mut d = TransactionDedup::default();
-        d.insert(id(1), TimePointSec(10));
+        assert!(d.insert_new(id(1), TimePointSec(10)));
         let m = d.mark();
-        d.insert(id(2), TimePointSec(10));
-        d.insert(id(3), TimePointSec(20));
+        assert!(d.insert_new(id(2), TimePointSec(10)));
+        assert!(d.insert_new(id(3), TimePointSec(20)));
+        assert!(!d.insert_new(id(3), TimePointSec(30)), "already recorded");
+        assert_eq!(d.len(), 3);
+        assert_eq!(d.mark(), m + 2, "a refused insertion journals nothing");
         d.expire(TimePointSec(11));
         assert!(!d.contains(&id(1)) && !d.contains(&id(2)) && d.contains(&id(3)));
         d.rollback_to(m);

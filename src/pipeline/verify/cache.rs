@@ -160,11 +160,19 @@ impl SeenCache {
 }
 
 /// Public key → key id hints (see the module docs).
-#[derive(Default)]
 pub struct KeyDirectory {
-    map: RwLock<HashMap<PublicKey, KeyId>>,
+    map: RwLock<HashMap<PublicKey, KeyId, KeyedPrefixHash>>,
     /// Ids below this are in the map.
     known: AtomicU32,
+}
+
+impl Default for KeyDirectory {
+    fn default() -> KeyDirectory {
+        KeyDirectory {
+            map: RwLock::new(HashMap::with_hasher(KeyedPrefixHash::new())),
+            known: AtomicU32::new(0),
+        }
+    }
 }
 
 impl KeyDirectory {
