@@ -3,7 +3,7 @@
 //! signing digest, merkle leaf). Per transaction, one core.
 
 use carbyne::bench::stages::transfers;
-use carbyne::pipeline::verify::{hash_transaction, TRANSACTION_BYTES_MAX};
+use carbyne::pipeline::verify::{hash_decoded, TRANSACTION_BYTES_MAX};
 use carbyne::protocol::codec::{decode, encode};
 use carbyne::protocol::SignedTransaction;
 use carbyne::test_utils::DevChain;
@@ -33,7 +33,7 @@ fn bench_decode_hash(c: &mut Criterion) {
             for t in &bytes {
                 let s: SignedTransaction =
                     decode("signed transaction", t, TRANSACTION_BYTES_MAX).expect("decodes");
-                black_box(hash_transaction(s, &chain_id).expect("valid"));
+                black_box(hash_decoded(s, t, &chain_id).expect("valid"));
             }
         })
     });

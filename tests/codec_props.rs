@@ -2,6 +2,7 @@
 //! round trips through borsh and JSON, canonicality under mutation, no panics on
 //! arbitrary input; and unit tests of each rule decoders enforce.
 
+use carbyne::pipeline::verify::{hash_decoded, hash_transaction};
 use carbyne::protocol::codec::{self, encode, CodecError};
 use carbyne::protocol::ids::INSTANCE_MAX;
 use carbyne::protocol::memo::Memo;
@@ -308,6 +309,36 @@ proptest! {
         }
         if let Ok(v) = decode_signed(&bytes) {
             prop_assert_eq!(encode(&v), bytes);
+        }
+    }
+
+    /// The verify stage hashes the bytes a transaction arrived in rather than encoding
+    /// it again. By canonicality the two agree: id, signing digest, merkle leaf, size.
+    #[test]
+    fn hashing_the_received_bytes_equals_hashing_the_encoding(
+        st in signed_transaction(),
+        mutations in vec(mutation(), 0..3),
+        chain in any::<[u8; 32]>(),
+    ) {
+        let chain_id = ChainId(chain);
+        let mut bytes = encode(&st);
+        for m in &mutations {
+            apply(&mut bytes, m);
+        }
+        if let Ok(v) = decode_signed(&bytes) {
+            let in_place = hash_decoded(v.clone(), &bytes, &chain_id);
+            let encoded = hash_transaction(v, &chain_id);
+            match (in_place, encoded) {
+                (Ok(a), Ok(b)) => {
+                    prop_assert_eq!(a.id, b.id);
+                    prop_assert_eq!(a.digest, b.digest);
+                    prop_assert_eq!(a.merkle_leaf, b.merkle_leaf);
+                    prop_assert_eq!(a.packed_size, b.packed_size);
+                    prop_assert_eq!(a.packed_size as usize, bytes.len());
+                }
+                (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string()),
+                (a, b) => prop_assert!(false, "disagree: {:?} / {:?}", a.is_ok(), b.is_ok()),
+            }
         }
     }
 

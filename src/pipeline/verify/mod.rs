@@ -67,27 +67,36 @@ pub struct Hashed {
 
 /// Stateless checks, transaction id, signing digest and size.
 pub fn hash_transaction(trx: SignedTransaction, chain_id: &ChainId) -> Result<Hashed, VerifyError> {
+    let bytes = codec::encode(&trx);
+    hash_decoded(trx, &bytes, chain_id)
+}
+
+/// As [`hash_transaction`], for a transaction that was decoded from `bytes`. The codec
+/// accepts only canonical encodings (`tests/codec_props.rs`), so `bytes` *is* the
+/// transaction's encoding, and it is hashed where it lies instead of being encoded
+/// again: unsigned transaction ‖ u32 count ‖ 64-byte signatures ‖ u32 count ‖ 32-byte
+/// keys.
+pub fn hash_decoded(
+    trx: SignedTransaction,
+    bytes: &[u8],
+    chain_id: &ChainId,
+) -> Result<Hashed, VerifyError> {
     trx.validate()?;
-    let unsigned = codec::encode(&trx.trx);
-    let id = crate::protocol::TransactionId(codec::sha256(&[&unsigned]));
-    let digest = codec::sha256(&[&chain_id.0, &unsigned]);
-    // unsigned ‖ u32 count ‖ 64-byte signatures ‖ u32 count ‖ 32-byte keys
-    let packed_size = (unsigned.len() + 8 + 96 * trx.signatures.len()) as u32;
-    let sig_count = (trx.signatures.len() as u32).to_le_bytes();
-    let key_count = (trx.signer_keys.len() as u32).to_le_bytes();
-    let mut parts: Vec<&[u8]> = Vec::with_capacity(3 + 2 * trx.signatures.len());
-    parts.push(&unsigned);
-    parts.push(&sig_count);
-    parts.extend(trx.signatures.iter().map(|s| &s.0[..]));
-    parts.push(&key_count);
-    parts.extend(trx.signer_keys.iter().map(|k| &k.0[..]));
-    let merkle_leaf = codec::sha256(&parts);
+    let tail = 8 + 64 * trx.signatures.len() + 32 * trx.signer_keys.len();
+    let unsigned = &bytes[..bytes
+        .len()
+        .checked_sub(tail)
+        .expect("decoded from these bytes")];
+    debug_assert_eq!(unsigned, &codec::encode(&trx.trx)[..], "canonical encoding");
+    let id = crate::protocol::TransactionId(codec::sha256(&[unsigned]));
+    let digest = codec::sha256(&[&chain_id.0, unsigned]);
+    let merkle_leaf = codec::sha256(&[bytes]);
     Ok(Hashed {
-        trx,
         id,
         digest,
-        packed_size,
+        packed_size: bytes.len() as u32,
         merkle_leaf,
+        trx,
     })
 }
 

@@ -11,7 +11,7 @@
 use super::cache::{KeyDirectory, SeenCache};
 use super::cpu::{self, OnFailure};
 use super::stage::{first_bad_signatures, KeyCache};
-use super::{hash_transaction, Hashed, VerifyError, TRANSACTION_BYTES_MAX};
+use super::{hash_decoded, Hashed, VerifyError, TRANSACTION_BYTES_MAX};
 use crate::chain::Signer;
 use crate::chain::VerifiedTransaction;
 use crate::pipeline::answer::{Answer, Answerer};
@@ -259,7 +259,7 @@ impl VerifyWorker {
                     return Step::Rejected(code::DECODE, e.to_string());
                 }
             };
-        let h = match hash_transaction(trx, &self.shared.chain_id) {
+        let h = match hash_decoded(trx, bytes, &self.shared.chain_id) {
             Ok(h) => h,
             Err(e) => {
                 local.invalid += 1;
