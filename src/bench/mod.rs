@@ -151,8 +151,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let duration = Duration::from_secs(args.duration.unwrap_or(if quick { 3 } else { 10 }));
     let run_e2e = |flood: bool| -> anyhow::Result<E2eReport> {
         // Enough pre-signed transfers to keep the pipeline at its ceiling for the
-        // whole run.
-        let transactions = ((s.verify_ceiling_per_s * duration.as_secs_f64() * 1.1) as usize)
+        // whole run, with room for the machine to speed up after the ceiling was
+        // measured (on shared hosts it drifts by more than 10% within a minute).
+        let transactions = ((s.verify_ceiling_per_s * duration.as_secs_f64() * 1.4) as usize)
             .clamp(10_000, 5_000_000);
         let opts = E2eOptions {
             duration,

@@ -1,10 +1,11 @@
 //! The business-logic processor: one thread that owns the chain state.
 //!
 //! It reads verified transactions from the verify workers' rings in each producer's
-//! sequence order (whichever worker holds each) and applies them to the pending state. At each of this node's
-//! slots it seals the pending state into the next block (the pending transactions
-//! become the block without being applied again), hands the block to the output
-//! stage for signing and announcement, and retries the transactions that did not fit.
+//! sequence order (from whichever worker holds each) and applies them to the pending
+//! state. At each of this node's slots it seals the pending state into the next block
+//! (the pending transactions become the block without being applied again), hands the
+//! block to the output stage for signing and announcement, and retries the
+//! transactions that did not fit.
 //!
 //! It never hashes transactions, verifies signatures or does I/O: ids, signer keys and
 //! merkle leaves arrive computed, the witness signature is made by the output stage
