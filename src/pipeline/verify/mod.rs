@@ -75,7 +75,8 @@ pub fn hash_transaction(trx: SignedTransaction, chain_id: &ChainId) -> Result<Ha
 /// accepts only canonical encodings (`tests/codec_props.rs`), so `bytes` *is* the
 /// transaction's encoding, and it is hashed where it lies instead of being encoded
 /// again: unsigned transaction ‖ u32 count ‖ 64-byte signatures ‖ u32 count ‖ 32-byte
-/// keys.
+/// keys. `bytes` must be what `trx` was decoded from: the verify worker passes the
+/// frame it decoded. (Bytes shorter than the signature part cannot be, and panic.)
 pub fn hash_decoded(
     trx: SignedTransaction,
     bytes: &[u8],
@@ -86,7 +87,7 @@ pub fn hash_decoded(
     let unsigned = &bytes[..bytes
         .len()
         .checked_sub(tail)
-        .expect("decoded from these bytes")];
+        .expect("hash_decoded: `bytes` is not the encoding of `trx`")];
     debug_assert_eq!(unsigned, &codec::encode(&trx.trx)[..], "canonical encoding");
     let id = crate::protocol::TransactionId(codec::sha256(&[unsigned]));
     let digest = codec::sha256(&[&chain_id.0, unsigned]);
