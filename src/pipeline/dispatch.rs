@@ -104,14 +104,16 @@ impl Dispatch {
         self.run_left = RUN;
         Some(w)
     }
-    /// Publishes the next transaction (numbering it), or gives it back when every
-    /// worker's ring is full (backpressure: the caller answers "overloaded").
-    pub fn try_send(&mut self, mut item: Inbound) -> Result<(), Inbound> {
-        let Some(w) = self.route() else {
-            return Err(item);
+    /// Numbers and publishes the next transaction, or refuses it when every worker's
+    /// ring is full (backpressure).
+    pub fn try_send(&mut self, origin: Origin, bytes: Vec<u8>) -> Result<(), Overloaded> {
+        let w = self.route().ok_or(Overloaded)?;
+        let item = Inbound {
+            seq: self.next,
+            origin,
+            bytes,
         };
-        item.seq = self.next;
-        self.rings[w].try_publish(item)?;
+        self.rings[w].try_publish(item).map_err(|_| Overloaded)?;
         self.next += 1;
         self.run_left -= 1;
         self.dirty[w] = true;
@@ -172,13 +174,9 @@ impl Submitter {
     /// pipeline's local answer channel with `tag`.
     pub fn submit(&self, tag: u64, bytes: Vec<u8>) -> Result<(), Overloaded> {
         let mut d = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let r = d.try_send(Inbound {
-            seq: 0,
-            origin: Origin::Local { tag },
-            bytes,
-        });
+        let r = d.try_send(Origin::Local { tag }, bytes);
         d.flush();
-        r.map_err(|_| Overloaded)
+        r
     }
 }
 
@@ -196,11 +194,10 @@ impl netio::Sink for IngestSink {
             self.dispatch.flush();
             return netio::Delivery::Full;
         }
-        match self.dispatch.try_send(Inbound {
-            seq: 0,
-            origin: Origin::Ingest { conn, seq },
-            bytes: frame.to_vec(),
-        }) {
+        match self
+            .dispatch
+            .try_send(Origin::Ingest { conn, seq }, frame.to_vec())
+        {
             Ok(()) => netio::Delivery::Taken,
             Err(_) => netio::Delivery::Full,
         }
@@ -233,12 +230,7 @@ mod tests {
     }
 
     fn send(d: &mut Dispatch, tag: u64) -> bool {
-        d.try_send(Inbound {
-            seq: u64::MAX,
-            origin: Origin::Local { tag },
-            bytes: Vec::new(),
-        })
-        .is_ok()
+        d.try_send(Origin::Local { tag }, Vec::new()).is_ok()
     }
 
     fn drain(c: &mut Consumer<Inbound>) -> Vec<u64> {

@@ -17,7 +17,7 @@ pub enum Origin {
 /// Ingest → verify: the bytes of one signed transaction.
 #[derive(Debug)]
 pub struct Inbound {
-    /// The producer's sequence number (set by `Dispatch` when it publishes).
+    /// The producer's sequence number, given by `Dispatch`.
     pub seq: u64,
     pub origin: Origin,
     pub bytes: Vec<u8>,
