@@ -38,6 +38,10 @@ pub struct E2eOptions {
     pub window: usize,
     /// Also run as many attacker connections sending bad signatures.
     pub flood: bool,
+    /// Measure the verify ceiling (`stages::verify_ceiling` with this budget and
+    /// batch) right before the clients start and right after the pipeline stops, so
+    /// that the end-to-end rate is compared with the machine's speed at that time.
+    pub ceiling: Option<(Duration, usize)>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -68,6 +72,13 @@ pub struct E2eReport {
     pub block_interval_s: f64,
     pub ingest_backend: String,
     pub utilization: Utilization,
+    /// The verify ceiling measured right before the clients started and right after
+    /// the pipeline stopped (with `E2eOptions::ceiling`).
+    pub ceiling_before_per_s: Option<f64>,
+    pub ceiling_after_per_s: Option<f64>,
+    /// Signatures per verify batch, on average over the run (the batch equation's
+    /// cost per signature falls with its size up to the profile's `verify.batch`).
+    pub verify_signatures_per_batch: f64,
     /// Bad-signature transactions sent by attacker connections (flood run).
     pub attack_sent: u64,
     pub attack_rejected: u64,
@@ -259,6 +270,10 @@ pub fn run(
         net.connections_max = net.connections_max.max(2 * opts.connections as u32 + 8);
     }
     let interval = dev.chain.store.global().parameters.block_interval as f64;
+    let ceiling_before = opts.ceiling.map(|(budget, batch)| {
+        progress("measuring the verify ceiling", 0, 1);
+        super::stages::verify_ceiling(budget, batch)
+    });
     let mut pipeline = Pipeline::start(dev.chain, dev.witness_keys, config)?;
     let blocks = pipeline.take_blocks().expect("blocks");
     // Only when and how full each block was: holding every block's transactions
@@ -352,6 +367,11 @@ pub fn run(
         .join()
         .map_err(|_| anyhow::anyhow!("the bench's block observer panicked"))?;
     r.blocks = produced.len();
+    r.ceiling_before_per_s = ceiling_before;
+    r.ceiling_after_per_s = opts.ceiling.map(|(budget, batch)| {
+        progress("measuring the verify ceiling again", 0, 1);
+        super::stages::verify_ceiling(budget, batch)
+    });
     let mut prev: Option<Instant> = None;
     for &(sealed_at, n) in &produced {
         let t = sealed_at.saturating_duration_since(started).as_secs_f64();
@@ -395,5 +415,7 @@ pub fn run(
         blp: stats.blp.busy_ns as f64 / ns,
         output: stats.output.busy_ns as f64 / ns,
     };
+    r.verify_signatures_per_batch =
+        stats.verify.signatures as f64 / stats.verify.batches.max(1) as f64;
     Ok(r)
 }

@@ -120,6 +120,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         args.data_dir.display()
     );
     let profile = load_profile(&args)?;
+    profile.apply_allocator();
     let mut chain = chain;
     profile.reserve(&mut chain);
     let mut config = profile

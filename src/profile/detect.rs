@@ -135,6 +135,7 @@ pub fn detect(topo: &Topology) -> Profile {
                 balances_reserve: 4_000_000,
                 pending_reserve: 2_000_000,
                 recent_transactions_reserve: 16_000_000,
+                allocator_purge_delay_ms: Some(-1),
             }
         } else {
             base.memory

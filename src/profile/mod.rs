@@ -6,6 +6,7 @@
 //! explains what in a profile does not fit the machine; `Profile::pipeline_config`
 //! turns one into the pipeline's configuration.
 
+pub mod allocator;
 pub mod check;
 pub mod detect;
 
@@ -130,6 +131,11 @@ pub struct Memory {
     /// transaction until it expires. (Optional: older profiles reserve none.)
     #[serde(default)]
     pub recent_transactions_reserve: usize,
+    /// How long the allocator keeps freed memory before it returns it to the OS, in
+    /// ms; -1 never returns it. (Optional: without it the allocator keeps its own
+    /// default, 1 s.)
+    #[serde(default)]
+    pub allocator_purge_delay_ms: Option<i64>,
 }
 
 /// The built-in profiles, by file name.
@@ -158,6 +164,13 @@ impl Profile {
         Profile::parse(&text).map_err(|e| anyhow::anyhow!("profile {}: {e}", path.display()))
     }
     /// Applies the memory reservations to the chain's tables.
+    /// Applies the process-wide allocator settings. Call it before starting the
+    /// pipeline's threads (the allocator's options are not synchronised).
+    pub fn apply_allocator(&self) {
+        if let Some(ms) = self.memory.allocator_purge_delay_ms {
+            allocator::set_purge_delay_ms(ms);
+        }
+    }
     pub fn reserve(&self, chain: &mut crate::chain::Chain) {
         chain.reserve(self.memory.accounts_reserve, self.memory.balances_reserve);
         chain.reserve_recent_transactions(self.memory.recent_transactions_reserve);
@@ -166,7 +179,7 @@ impl Profile {
     pub fn describe_placement(&self) -> String {
         let list = |v: &[usize]| affinity::format_cpu_list(v);
         format!(
-            "profile {}: {} network thread(s) on CPUs {} ({:?} backend, sqpoll {}), {} verify workers on CPUs {} ({:?}, batch {}), BLP on CPU {}, output on CPU {}; rings {}/{}/{}; waits {:?}/{:?}/{:?}",
+            "profile {}: {} network thread(s) on CPUs {} ({:?} backend, sqpoll {}), {} verify workers on CPUs {} ({:?}, batch {}), BLP on CPU {}, output on CPU {}; rings {}/{}/{}; waits {:?}/{:?}/{:?}; freed memory {}",
             self.machine.name,
             self.ingest.threads,
             list(&self.cores.ingest),
@@ -184,6 +197,11 @@ impl Profile {
             self.wait.verify,
             self.wait.blp,
             self.wait.output,
+            match self.memory.allocator_purge_delay_ms {
+                None => "returned to the OS after the allocator's default delay".to_string(),
+                Some(ms) if ms < 0 => "kept (never returned to the OS)".to_string(),
+                Some(ms) => format!("returned to the OS after {ms} ms"),
+            },
         )
     }
     pub fn to_toml(&self) -> String {
