@@ -79,6 +79,11 @@ impl BuildHasher for KeyedPrefixHash {
 
 type Shard = HashMap<[u8; 32], Entry, KeyedPrefixHash>;
 
+/// The shard holding `id`. Ids are hashes: any byte spreads evenly.
+fn shard_of(id: &TransactionId) -> usize {
+    id.0[31] as usize % SHARDS
+}
+
 #[derive(Clone, Copy)]
 struct Entry {
     fingerprint: [u8; 32],
@@ -109,9 +114,45 @@ impl SeenCache {
         }
     }
     fn shard(&self, id: &TransactionId) -> std::sync::MutexGuard<'_, Shard> {
-        // Ids are hashes: any byte spreads evenly. A poisoned shard is still a valid map.
-        let s = &self.shards[id.0[31] as usize % SHARDS];
-        s.lock().unwrap_or_else(|e| e.into_inner())
+        self.lock(shard_of(id))
+    }
+    fn lock(&self, shard: usize) -> std::sync::MutexGuard<'_, Shard> {
+        // A poisoned shard is still a valid map.
+        self.shards[shard].lock().unwrap_or_else(|e| e.into_inner())
+    }
+    /// Calls `f(shard, i)` for every index `i` of `ids`, holding each shard's lock
+    /// once for all of its ids: a worker checks and records a whole batch this way,
+    /// so a shard's lock (whose cache line the other workers share) is taken about
+    /// `SHARDS` times per batch rather than once per transaction.
+    fn for_each_grouped(&self, ids: &[&TransactionId], mut f: impl FnMut(&mut Shard, usize)) {
+        let mut order: Vec<(u8, u32)> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (shard_of(id) as u8, i as u32))
+            .collect();
+        order.sort_unstable();
+        for run in order.chunk_by(|a, b| a.0 == b.0) {
+            let mut shard = self.lock(run[0].0 as usize);
+            for &(_, i) in run {
+                f(&mut shard, i as usize);
+            }
+        }
+    }
+    /// For each of `ids`, whether it verified recently (as `contains`, in one pass).
+    pub fn contains_many(&self, ids: &[&TransactionId]) -> Vec<bool> {
+        let mut found = vec![false; ids.len()];
+        self.for_each_grouped(ids, |shard, i| found[i] = shard.contains_key(&ids[i].0));
+        found
+    }
+    /// Records many verified transactions (as `insert`, in one pass):
+    /// `(id, fingerprint, expiration)` each.
+    pub fn insert_many(&self, entries: &[(&TransactionId, [u8; 32], u32)]) {
+        let now = self.head_time.load(Ordering::Relaxed);
+        let ids: Vec<&TransactionId> = entries.iter().map(|e| e.0).collect();
+        self.for_each_grouped(&ids, |shard, i| {
+            let (id, fingerprint, expiration) = entries[i];
+            self.insert_locked(shard, id, fingerprint, expiration, now);
+        });
     }
     /// Whether `id` verified recently.
     pub fn contains(&self, id: &TransactionId) -> bool {
@@ -127,7 +168,16 @@ impl SeenCache {
     /// first, then the whole shard (the BLP's duplicate index stays the authority).
     pub fn insert(&self, id: &TransactionId, fingerprint: [u8; 32], expiration: u32) {
         let now = self.head_time.load(Ordering::Relaxed);
-        let mut shard = self.shard(id);
+        self.insert_locked(&mut self.shard(id), id, fingerprint, expiration, now);
+    }
+    fn insert_locked(
+        &self,
+        shard: &mut Shard,
+        id: &TransactionId,
+        fingerprint: [u8; 32],
+        expiration: u32,
+        now: u32,
+    ) {
         if shard.len() >= self.shard_max && !shard.contains_key(&id.0) {
             shard.retain(|_, e| e.expiration > now);
             if shard.len() >= self.shard_max {
@@ -261,5 +311,35 @@ mod tests {
         c.insert(&same_shard(4), [0; 32], 60);
         assert!(c.contains(&same_shard(4)));
         assert!(c.len() <= SHARDS * 2);
+    }
+
+    #[test]
+    fn batch_calls_agree_with_single_ones() {
+        let c = SeenCache::new(1 << 12);
+        // Ids spread over every shard, several to a shard, in no particular order.
+        let ids: Vec<TransactionId> = (0..200u32)
+            .map(|n| {
+                let mut b = [0u8; 32];
+                b[..4].copy_from_slice(&n.wrapping_mul(2_654_435_761).to_le_bytes());
+                b[31] = (n * 37 % 251) as u8;
+                TransactionId(b)
+            })
+            .collect();
+        let even: Vec<(&TransactionId, [u8; 32], u32)> = ids
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 2 == 0)
+            .map(|(i, id)| (id, [i as u8; 32], 1_000))
+            .collect();
+        c.insert_many(&even);
+        let refs: Vec<&TransactionId> = ids.iter().collect();
+        let found = c.contains_many(&refs);
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(found[i], i % 2 == 0, "id {i}");
+            assert_eq!(found[i], c.contains(id));
+            assert_eq!(c.verified_with(id, &[i as u8; 32]), i % 2 == 0);
+        }
+        assert_eq!(c.len(), 100);
+        assert!(c.contains_many(&[]).is_empty());
     }
 }

@@ -59,8 +59,13 @@ pub(crate) fn first_bad_signatures(
     cache: &mut KeyCache,
     verify: impl FnOnce(&[Item<'_>]) -> Vec<bool>,
 ) -> Vec<Option<(usize, PublicKey)>> {
-    let mut owners = Vec::new();
-    let mut decoded = Vec::new();
+    let signatures: usize = hashed
+        .iter()
+        .flatten()
+        .map(|h| h.trx.signer_keys.len())
+        .sum();
+    let mut owners = Vec::with_capacity(signatures);
+    let mut decoded = Vec::with_capacity(signatures);
     for (t, h) in hashed.iter().enumerate() {
         if let Some(h) = h {
             for (s, key) in h.trx.signer_keys.iter().enumerate() {

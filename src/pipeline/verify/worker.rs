@@ -2,7 +2,7 @@
 //!
 //! Each loop it takes a batch from its input rings (one per producer), then for each
 //! transaction: decode (strict, size-capped), stateless `validate()`, id, signing
-//! digest and merkle leaf, the duplicate check against recently verified ids, and
+//! digest and merkle leaf; then the duplicate check against recently verified ids, and
 //! finally one batch verification over every signature of the batch (bisected when
 //! it fails, so the verdicts are exactly those of the single rule). Rejections are
 //! answered here and counted by kind; every input yields one `Checked` on the output
@@ -21,7 +21,7 @@ use crate::pipeline::message::{code, Checked, Inbound, Origin};
 use crate::pipeline::ring::{Consumer, Producer};
 use crate::pipeline::wait::{Doorbell, Idler, WaitStrategy};
 use crate::protocol::codec;
-use crate::protocol::{ChainId, SignedTransaction};
+use crate::protocol::{ChainId, SignedTransaction, TransactionId};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -153,6 +153,7 @@ impl VerifyWorker {
         for (_, inbound) in batch.iter() {
             steps.push(self.check_one(&inbound.bytes, local));
         }
+        self.refuse_duplicates(&mut steps, local);
         let present: Vec<Option<&Hashed>> = steps
             .iter()
             .map(|s| match s {
@@ -167,6 +168,7 @@ impl VerifyWorker {
             .sum::<u64>();
         let first_bad = self.verify_signatures(batch, &present);
         let mut out = Vec::with_capacity(batch.len());
+        let mut seen_new = Vec::with_capacity(batch.len());
         for (((p, inbound), step), bad) in batch.drain(..).zip(steps).zip(first_bad) {
             let (seq, origin) = (inbound.seq, inbound.origin);
             let checked = match (step, bad) {
@@ -182,9 +184,7 @@ impl VerifyWorker {
                 (Step::Hashed(h), None) => {
                     local.verified += 1;
                     let h = *h;
-                    self.shared
-                        .seen
-                        .insert(&h.id, h.merkle_leaf, h.trx.trx.expiration.0);
+                    seen_new.push((h.id, h.merkle_leaf, h.trx.trx.expiration.0));
                     Checked::Verified {
                         seq,
                         origin,
@@ -194,7 +194,34 @@ impl VerifyWorker {
             };
             out.push((p, checked));
         }
+        // Recorded before any of them is published to the BLP, so the output stage's
+        // removal of a refused one always comes after its record.
+        let entries: Vec<_> = seen_new.iter().map(|(id, f, e)| (id, *f, *e)).collect();
+        self.shared.seen.insert_many(&entries);
         out
+    }
+
+    /// Refuses, without signature work, the transactions of the batch that verified
+    /// recently (one pass over the signature cache for the whole batch).
+    fn refuse_duplicates(&self, steps: &mut [Step], local: &mut VerifyCounts) {
+        let ids: Vec<&TransactionId> = steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Hashed(h) => Some(&h.id),
+                Step::Rejected(..) => None,
+            })
+            .collect();
+        let mut seen = self.shared.seen.contains_many(&ids).into_iter();
+        for step in steps.iter_mut() {
+            let Step::Hashed(h) = step else { continue };
+            if seen.next() == Some(true) {
+                local.duplicates += 1;
+                *step = Step::Rejected(
+                    code::DUPLICATE,
+                    format!("transaction {} was already received", h.id),
+                );
+            }
+        }
     }
 
     /// Batch-verifies the signatures of `present`, grouped by connection so that a
@@ -218,7 +245,7 @@ impl VerifyWorker {
         // connection's run is probed with its first signature, and a run that fails
         // the probe is checked signature by signature instead of sharing batch
         // equations with the others (`cpu::verify_flooded`).
-        let mut runs: Vec<usize> = Vec::new();
+        let mut runs: Vec<usize> = Vec::with_capacity(batch.len());
         let mut last_conn = None;
         for (&i, h) in order.iter().zip(&sorted) {
             let Some(h) = h else { continue };
@@ -266,13 +293,6 @@ impl VerifyWorker {
                 return Step::Rejected(code::INVALID, e.to_string());
             }
         };
-        if self.shared.seen.contains(&h.id) {
-            local.duplicates += 1;
-            return Step::Rejected(
-                code::DUPLICATE,
-                format!("transaction {} was already received", h.id),
-            );
-        }
         Step::Hashed(Box::new(h))
     }
 
