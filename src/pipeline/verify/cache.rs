@@ -146,12 +146,12 @@ impl SeenCache {
     }
     /// Records many verified transactions (as `insert`, in one pass):
     /// `(id, fingerprint, expiration)` each.
-    pub fn insert_many(&self, entries: &[(&TransactionId, [u8; 32], u32)]) {
+    pub fn insert_many(&self, entries: &[(TransactionId, [u8; 32], u32)]) {
         let now = self.head_time.load(Ordering::Relaxed);
-        let ids: Vec<&TransactionId> = entries.iter().map(|e| e.0).collect();
+        let ids: Vec<&TransactionId> = entries.iter().map(|e| &e.0).collect();
         self.for_each_grouped(&ids, |shard, i| {
-            let (id, fingerprint, expiration) = entries[i];
-            self.insert_locked(shard, id, fingerprint, expiration, now);
+            let (id, fingerprint, expiration) = &entries[i];
+            self.insert_locked(shard, id, *fingerprint, *expiration, now);
         });
     }
     /// Whether `id` verified recently.
@@ -325,11 +325,11 @@ mod tests {
                 TransactionId(b)
             })
             .collect();
-        let even: Vec<(&TransactionId, [u8; 32], u32)> = ids
+        let even: Vec<(TransactionId, [u8; 32], u32)> = ids
             .iter()
             .enumerate()
             .filter(|(i, _)| i % 2 == 0)
-            .map(|(i, id)| (id, [i as u8; 32], 1_000))
+            .map(|(i, id)| (*id, [i as u8; 32], 1_000))
             .collect();
         c.insert_many(&even);
         let refs: Vec<&TransactionId> = ids.iter().collect();

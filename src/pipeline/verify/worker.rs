@@ -196,8 +196,7 @@ impl VerifyWorker {
         }
         // Recorded before any of them is published to the BLP, so the output stage's
         // removal of a refused one always comes after its record.
-        let entries: Vec<_> = seen_new.iter().map(|(id, f, e)| (id, *f, *e)).collect();
-        self.shared.seen.insert_many(&entries);
+        self.shared.seen.insert_many(&seen_new);
         out
     }
 
