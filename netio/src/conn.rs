@@ -6,8 +6,7 @@ use crate::{
     encode_answer, status, Config, ConnId, Delivery, ServerShared, Sink, Stats, ThreadShared,
     FRAME_HEADER_BYTES, RECORD_FIXED, SLOTS_MAX,
 };
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -45,23 +44,72 @@ impl Limits {
     }
 }
 
-/// Seqs are distinct small integers: a multiplicative hash is plenty.
+/// The seqs of frames the sink took and the application has not answered: a bitmap
+/// over `[base, base + 64 * words.len())`, one bit per frame. Seqs are handed out in
+/// increasing order and answers come back mostly in order, so the map is a few words
+/// that advance with the connection: inserting and answering touch one word, with no
+/// hashing and no tombstones.
 #[derive(Default)]
-pub(crate) struct SeqHasher(u64);
+pub(crate) struct Outstanding {
+    /// The seq of the first word's bit 0 (a multiple of 64).
+    base: u64,
+    words: VecDeque<u64>,
+    count: usize,
+}
 
-impl Hasher for SeqHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+impl Outstanding {
+    /// Records `seq`, which must be above every seq recorded before.
+    pub(crate) fn insert(&mut self, seq: u64) {
+        if self.words.is_empty() {
+            self.base = seq & !63;
+        }
+        debug_assert!(seq >= self.base, "seqs are recorded in increasing order");
+        let word = ((seq - self.base) / 64) as usize;
+        if self.words.len() <= word {
+            self.words.resize(word + 1, 0);
+        }
+        let bit = 1u64 << (seq % 64);
+        if self.words[word] & bit == 0 {
+            self.words[word] |= bit;
+            self.count += 1;
         }
     }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    /// Forgets `seq`; whether it was recorded.
+    pub(crate) fn remove(&mut self, seq: u64) -> bool {
+        let Some(offset) = seq.checked_sub(self.base) else {
+            return false;
+        };
+        let Some(w) = self.words.get_mut((offset / 64) as usize) else {
+            return false;
+        };
+        let bit = 1u64 << (seq % 64);
+        if *w & bit == 0 {
+            return false;
+        }
+        *w &= !bit;
+        self.count -= 1;
+        while self.words.front() == Some(&0) {
+            self.words.pop_front();
+            self.base += 64;
+        }
+        true
+    }
+    pub(crate) fn len(&self) -> usize {
+        self.count
+    }
+    /// Seqs from the oldest unanswered frame to the newest recorded one (about): the
+    /// bitmap's size in bits.
+    pub(crate) fn span(&self) -> u64 {
+        self.words.len() as u64 * 64
     }
 }
+
+/// How far (in frames, as a multiple of `in_flight_max`) the newest frame may run
+/// ahead of the oldest unanswered one before new frames are refused as in flight:
+/// it bounds the bitmap at `in_flight_max * SPAN_PER_IN_FLIGHT / 8` bytes when one
+/// frame is never answered. Answers come back in about arrival order, so an honest
+/// client never meets it before `in_flight_max` itself.
+const SPAN_PER_IN_FLIGHT: u64 = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
@@ -89,7 +137,7 @@ pub(crate) struct ConnCore {
     pub(crate) id: ConnId,
     next_seq: u64,
     /// Frames the sink took and the application has not answered yet.
-    outstanding: HashSet<u64, BuildHasherDefault<SeqHasher>>,
+    outstanding: Outstanding,
     /// The split remainder: a frame (header included) that began in an earlier read.
     partial: Vec<u8>,
     /// When the first byte of the incomplete frame in `partial` arrived.
@@ -121,7 +169,7 @@ impl ConnCore {
         ConnCore {
             id,
             next_seq: 0,
-            outstanding: HashSet::default(),
+            outstanding: Outstanding::default(),
             partial: Vec::new(),
             frame_start: None,
             last_activity: now,
@@ -344,7 +392,9 @@ impl ConnCore {
         stats: &mut Stats,
     ) -> bool {
         let seq = self.next_seq;
-        if self.outstanding.len() >= lim.in_flight_max {
+        if self.outstanding.len() >= lim.in_flight_max
+            || self.outstanding.span() >= lim.in_flight_max as u64 * SPAN_PER_IN_FLIGHT
+        {
             self.next_seq += 1;
             stats.frames += 1;
             stats.in_flight_limited += 1;
@@ -389,7 +439,7 @@ impl ConnCore {
         stats: &mut Stats,
     ) {
         let writing = matches!(self.phase, Phase::Open | Phase::Draining(_)) && !self.doomed;
-        if !writing || !self.outstanding.remove(&seq) {
+        if !writing || !self.outstanding.remove(seq) {
             stats.answers_dropped += 1;
             return;
         }
@@ -722,6 +772,44 @@ impl Base {
 mod tests {
     use super::*;
     use crate::{decode_answer, encode_frame};
+
+    /// The bitmap against a set, answering in a scrambled order with repeats and seqs
+    /// never recorded; it shrinks back to nothing once every frame is answered.
+    #[test]
+    fn outstanding_agrees_with_a_set() {
+        let mut o = Outstanding::default();
+        let mut model = std::collections::BTreeSet::new();
+        let mut next = 5u64;
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for round in 0..20_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            if !x.is_multiple_of(3) || model.is_empty() {
+                // Some seqs are skipped (frames refused, never recorded).
+                next += 1 + (x >> 40) % 2;
+                o.insert(next);
+                model.insert(next);
+            } else {
+                let back = (x >> 20) % 200;
+                let seq = next.saturating_sub(back);
+                assert_eq!(o.remove(seq), model.remove(&seq), "round {round} seq {seq}");
+            }
+            assert_eq!(o.len(), model.len());
+            if let Some(first) = model.first() {
+                assert!(
+                    o.span() >= next - first,
+                    "the span covers every recorded seq"
+                );
+            }
+        }
+        for seq in std::mem::take(&mut model) {
+            assert!(o.remove(seq));
+            assert!(!o.remove(seq), "answered twice");
+        }
+        assert_eq!((o.len(), o.span()), (0, 0));
+        assert!(!o.remove(3) && !o.remove(u64::MAX));
+    }
 
     struct Collect(Vec<(u64, Vec<u8>)>, bool);
     impl Sink for Collect {

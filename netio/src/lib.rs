@@ -246,7 +246,9 @@ pub struct Config {
     /// Bytes per provided buffer (the fallback reads into one buffer this size).
     pub buffer_bytes: u32,
     pub frame_bytes_max: u32,
-    /// Unanswered frames per connection.
+    /// Unanswered frames per connection. A frame is also refused as in flight when it
+    /// is `64 * in_flight_max` frames past the oldest unanswered one, which bounds the
+    /// per-connection bookkeeping even if an answer never comes.
     pub in_flight_max: u32,
     /// No bytes received and none sent for this long → close (counted).
     pub idle_timeout: Duration,

@@ -109,13 +109,39 @@ struct ConnResult {
 /// ready for waits in the client (timed) rather than in a deep socket buffer.
 const CLIENT_SEND_BUFFER: u32 = 64 * 1024;
 
-/// Frames a writer buffers before it writes them out.
+/// Frames a writer hands to the socket in one write.
 const WRITE_CHUNK: u64 = 64;
+
+/// One connection's frames, encoded (length prefix and body) back to back before the
+/// run, so that a writer hands the socket a slice of this without copying it first.
+struct Wire {
+    bytes: Vec<u8>,
+    /// Where each frame ends in `bytes`.
+    ends: Vec<usize>,
+}
+
+impl Wire {
+    fn new(frames: &[Vec<u8>]) -> Wire {
+        let mut w = Wire {
+            bytes: Vec::with_capacity(frames.iter().map(|f| f.len() + 4).sum()),
+            ends: Vec::with_capacity(frames.len()),
+        };
+        for f in frames {
+            netio::encode_frame(f, &mut w.bytes);
+            w.ends.push(w.bytes.len());
+        }
+        w
+    }
+    /// The encoded frames `from..to`.
+    fn slice(&self, from: usize, to: usize) -> &[u8] {
+        let start = if from == 0 { 0 } else { self.ends[from - 1] };
+        &self.bytes[start..self.ends[to - 1]]
+    }
+}
 
 fn client(
     addr: std::net::SocketAddr,
-    frames: Arc<Vec<Vec<u8>>>,
-    range: std::ops::Range<usize>,
+    wire: Wire,
     opts: &E2eOptions,
     t0: Instant,
     stop_sending: Arc<AtomicBool>,
@@ -125,8 +151,9 @@ fn client(
     w.set_send_buffer(CLIENT_SEND_BUFFER)?;
     let mut r = w.try_clone()?;
     r.set_read_timeout(Some(Duration::from_millis(200)))?;
+    let frames = wire.ends.len() as u64;
     let conn = Arc::new(Conn {
-        sent_ns: (0..range.len()).map(|_| AtomicU64::new(0)).collect(),
+        sent_ns: (0..frames).map(|_| AtomicU64::new(0)).collect(),
         sent: AtomicU64::new(0),
         answered: AtomicU64::new(0),
         writer_done: AtomicBool::new(false),
@@ -140,32 +167,27 @@ fn client(
         .spawn(move || -> u64 {
             let mut seq = 0u64;
             let result: std::io::Result<()> = (|| {
-                for tx in range {
-                    if stop_sending.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    while seq - c.answered.load(Ordering::Acquire) >= window {
-                        w.flush()?;
-                        c.sent.store(seq, Ordering::Release);
-                        if stop_sending.load(Ordering::Relaxed) {
-                            return Ok(());
-                        }
+                while seq < frames && !stop_sending.load(Ordering::Relaxed) {
+                    let unanswered = seq - c.answered.load(Ordering::Acquire);
+                    let room = window.saturating_sub(unanswered).min(WRITE_CHUNK);
+                    if room == 0 {
                         std::thread::sleep(Duration::from_micros(100));
+                        continue;
                     }
-                    c.sent_ns[seq as usize]
-                        .store(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
-                    w.send_frame(&frames[tx])?;
-                    seq += 1;
-                    if seq % WRITE_CHUNK == 0 {
-                        w.flush()?;
-                        c.sent.store(seq, Ordering::Release);
+                    let end = (seq + room).min(frames);
+                    // The chunk is handed to the socket now: one clock read stamps it.
+                    let now = t0.elapsed().as_nanos() as u64;
+                    for stamp in &c.sent_ns[seq as usize..end as usize] {
+                        stamp.store(now, Ordering::Relaxed);
                     }
+                    w.send_raw(wire.slice(seq as usize, end as usize))?;
+                    seq = end;
+                    c.sent.store(seq, Ordering::Release);
                 }
                 Ok(())
             })();
-            let flushed = w.flush();
             c.sent.store(seq, Ordering::Release);
-            if let Err(e) = result.and(flushed) {
+            if let Err(e) = result {
                 tracing::warn!("bench client writer stopped: {e}");
             }
             c.writer_done.store(true, Ordering::Release);
@@ -178,24 +200,31 @@ fn client(
             let mut hist = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).expect("bounds");
             let mut answers = BTreeMap::new();
             let mut included = 0u64;
-            let mut last_answer = Instant::now();
+            let mut batch = Vec::with_capacity(1024);
+            let mut last_answer_ns = t0.elapsed().as_nanos() as u64;
             loop {
-                match r.recv_answer() {
-                    Ok(a) => {
-                        last_answer = Instant::now();
-                        let Some(sent) = c.sent_ns.get(a.seq as usize) else {
-                            continue;
-                        };
-                        let sent = sent.load(Ordering::Relaxed);
-                        if a.code == code::INCLUDED {
-                            let us = (t0.elapsed().as_nanos() as u64).saturating_sub(sent) / 1000;
-                            let _ = hist.record(us.max(1));
-                            included += 1;
-                            progress.fetch_add(1, Ordering::Relaxed);
-                        } else {
-                            *answers.entry(code::name(a.code).to_string()).or_insert(0) += 1;
+                batch.clear();
+                match r.recv_answers(&mut batch) {
+                    Ok(()) => {
+                        // One clock read for everything that one read brought.
+                        let now = t0.elapsed().as_nanos() as u64;
+                        last_answer_ns = now;
+                        let included_before = included;
+                        for a in &batch {
+                            let Some(sent) = c.sent_ns.get(a.seq as usize) else {
+                                continue;
+                            };
+                            let sent = sent.load(Ordering::Relaxed);
+                            if a.code == code::INCLUDED {
+                                let us = now.saturating_sub(sent) / 1000;
+                                let _ = hist.record(us.max(1));
+                                included += 1;
+                            } else {
+                                *answers.entry(code::name(a.code).to_string()).or_insert(0) += 1;
+                            }
                         }
-                        c.answered.fetch_add(1, Ordering::Release);
+                        progress.fetch_add(included - included_before, Ordering::Relaxed);
+                        c.answered.fetch_add(batch.len() as u64, Ordering::Release);
                     }
                     Err(e)
                         if matches!(
@@ -206,7 +235,8 @@ fn client(
                         let done = c.writer_done.load(Ordering::Acquire)
                             && c.answered.load(Ordering::Acquire) >= c.sent.load(Ordering::Acquire);
                         // Give up on answers 10 s after the last one arrived.
-                        if done || last_answer.elapsed() > Duration::from_secs(10) {
+                        let quiet = (t0.elapsed().as_nanos() as u64).saturating_sub(last_answer_ns);
+                        if done || quiet > 10_000_000_000 {
                             break;
                         }
                     }
@@ -260,7 +290,19 @@ pub fn run(
         }
     }
     drop(good);
-    let frames = Arc::new(frames);
+    // Each connection's frames, encoded back to back (see `Wire`): honest connections
+    // first, then the attackers'.
+    let k = opts.connections.max(1);
+    let mut wires: Vec<Wire> = (0..k)
+        .map(|c| Wire::new(&frames[(honest * c / k)..(honest * (c + 1) / k)]))
+        .collect();
+    if opts.flood {
+        wires.extend((0..k).map(|c| {
+            Wire::new(&frames[(honest + honest * c / k)..(honest + honest * (c + 1) / k)])
+        }));
+    }
+    drop(frames);
+    let mut wires = wires.into_iter();
 
     let mut config = profile
         .pipeline_config(Some("127.0.0.1:0".parse().expect("an address")))
@@ -294,16 +336,13 @@ pub fn run(
     let started = Instant::now();
     let stop_sending = Arc::new(AtomicBool::new(false));
     let included = Arc::new(AtomicU64::new(0));
-    let k = opts.connections.max(1);
     let mut handles = Vec::new();
-    for c in 0..k {
-        let range = (honest * c / k)..(honest * (c + 1) / k);
+    for _ in 0..k {
         handles.push((
             false,
             client(
                 addr,
-                frames.clone(),
-                range,
+                wires.next().expect("a wire per connection"),
                 opts,
                 started,
                 stop_sending.clone(),
@@ -313,14 +352,12 @@ pub fn run(
     }
     if opts.flood {
         let sink = Arc::new(AtomicU64::new(0));
-        for c in 0..k {
-            let range = (honest + honest * c / k)..(honest + honest * (c + 1) / k);
+        for wire in wires {
             handles.push((
                 true,
                 client(
                     addr,
-                    frames.clone(),
-                    range,
+                    wire,
                     opts,
                     started,
                     stop_sending.clone(),

@@ -110,6 +110,24 @@ impl Chain {
         })
     }
 
+    /// Starts loading what applying `vtx` will touch first (its duplicate-index slot,
+    /// the transaction and its signers), without reading any of it. A caller that
+    /// knows its next transactions calls this a few places ahead, so that their cache
+    /// misses overlap the work on the ones before; results never depend on it.
+    pub fn prefetch_transaction(&self, vtx: &VerifiedTransaction) {
+        self.store.dedup.prefetch(&vtx.id);
+        crate::chain::store::prefetch(&*vtx.trx);
+        if let Some(signer) = vtx.signers.first() {
+            crate::chain::store::prefetch(signer);
+        }
+    }
+    /// The second step of [`Chain::prefetch_transaction`], once the transaction itself
+    /// has arrived in the cache: its operations.
+    pub fn prefetch_operations(&self, vtx: &VerifiedTransaction) {
+        if let Some(op) = vtx.trx.trx.operations.first() {
+            crate::chain::store::prefetch(op);
+        }
+    }
     /// Applies a transaction to the pending state (ahead of the next block). A
     /// transaction that would overflow the block is refused with `PendingFull`, so the
     /// caller can hold it for the next block.

@@ -233,6 +233,13 @@ fn holder_of(rings: &[Consumer<Checked>], seq: u64, hint: usize) -> Option<usize
         .find(|&w| rings[w].peek(Checked::seq) == Some(seq))
 }
 
+/// How far ahead in a worker's ring the BLP starts loading a transaction's memory:
+/// far enough that a miss to memory (the duplicate index is much larger than the
+/// caches) has finished when the transaction's turn comes, near enough that the lines
+/// are still cached then. Its operations are fetched at half the distance, once the
+/// transaction itself has arrived.
+const PREFETCH_AHEAD: usize = 6;
+
 /// The BLP thread: its rings and its loop.
 pub struct BlpStage {
     pub blp: Blp,
@@ -329,6 +336,18 @@ impl BlpStage {
                     break;
                 };
                 self.holder[p] = w;
+                let ring = &self.inputs[p][w];
+                let chain = &self.blp.chain;
+                ring.peek_at(PREFETCH_AHEAD, |c| {
+                    if let Checked::Verified { vtx, .. } = c {
+                        chain.prefetch_transaction(vtx);
+                    }
+                });
+                ring.peek_at(PREFETCH_AHEAD / 2, |c| {
+                    if let Checked::Verified { vtx, .. } = c {
+                        chain.prefetch_operations(vtx);
+                    }
+                });
                 let mut item = None;
                 self.inputs[p][w].poll_batch(1, |c, _| item = Some(c));
                 self.next[p] += 1;

@@ -9,6 +9,7 @@
 //! `loom_tests` check every interleaving of a producer and a consumer (run by
 //! `scripts/test.sh`: `cargo test --features loom --lib pipeline::ring::loom_tests`).
 
+use std::cell::Cell;
 use std::mem::MaybeUninit;
 
 #[cfg(feature = "loom")]
@@ -79,6 +80,10 @@ pub struct Producer<T> {
 /// The consuming end.
 pub struct Consumer<T> {
     shared: Arc<Shared<T>>,
+    /// The producer's sequence as last read. Everything below it stays published, so
+    /// it is read again only once the consumer wants past it: a consumer taking one
+    /// value at a time does not touch the producer's cache line for every one.
+    seen: Cell<u64>,
 }
 
 /// Creates a ring of `capacity` slots (a power of two).
@@ -101,7 +106,10 @@ pub fn ring<T: Send>(capacity: usize) -> (Producer<T>, Consumer<T>) {
             shared: shared.clone(),
             barrier: 0,
         },
-        Consumer { shared },
+        Consumer {
+            shared,
+            seen: Cell::new(0),
+        },
     )
 }
 
@@ -166,8 +174,13 @@ impl<T: Send> Consumer<T> {
     pub fn poll_batch(&mut self, max: usize, mut f: impl FnMut(T, bool)) -> usize {
         let s = &*self.shared;
         let from = s.consumed.0.load(Ordering::Relaxed);
-        let available = s.published.0.load(Ordering::Acquire);
-        let to = available.min(from.saturating_add(max as u64));
+        let want = from.saturating_add(max as u64);
+        let available = if want <= self.seen.get() {
+            self.seen.get()
+        } else {
+            self.published()
+        };
+        let to = available.min(want);
         for seq in from..to {
             // SAFETY: seq is in [consumed, published): initialised and owned by us. The
             // sequence advances right after the move, before `f` runs, so a panicking
@@ -185,18 +198,31 @@ impl<T: Send> Consumer<T> {
     /// Lends the oldest unread value to `f` without reading it; `None` when the ring
     /// is empty.
     pub fn peek<R>(&self, f: impl FnOnce(&T) -> R) -> Option<R> {
+        self.peek_at(0, f)
+    }
+    /// Lends the value `ahead` places after the oldest unread one to `f`, without
+    /// reading anything; `None` when it is not published yet. (The BLP looks ahead
+    /// this way to start loading what it will touch.)
+    pub fn peek_at<R>(&self, ahead: usize, f: impl FnOnce(&T) -> R) -> Option<R> {
         let s = &*self.shared;
         let from = s.consumed.0.load(Ordering::Relaxed);
-        if s.published.0.load(Ordering::Acquire) == from {
+        let at = from.saturating_add(ahead as u64);
+        if at >= self.seen.get() && at >= self.published() {
             return None;
         }
-        // SAFETY: `from` is in [consumed, published): initialised, and the producer does
+        // SAFETY: `at` is in [consumed, published): initialised, and the producer does
         // not write the slot again until the consumer's sequence has passed it, which
         // only this consumer can do, and not while `f` holds the reference.
         Some(
-            s.slots[(from & s.mask) as usize]
+            s.slots[(at & s.mask) as usize]
                 .with_mut(|slot| unsafe { f((*slot).assume_init_ref()) }),
         )
+    }
+    /// Reads the producer's sequence (acquiring the values below it) and keeps it.
+    fn published(&self) -> u64 {
+        let p = self.shared.published.0.load(Ordering::Acquire);
+        self.seen.set(p);
+        p
     }
     /// Values published and not yet read.
     pub fn backlog(&self) -> usize {
@@ -243,6 +269,24 @@ mod tests {
         assert_eq!(p.backlog(), 1);
         c.poll_batch(1, |_, _| {});
         assert_eq!(c.peek(|v| *v), None);
+    }
+
+    #[test]
+    fn peek_at_lends_values_further_back_once_published() {
+        let (mut p, mut c) = ring::<u32>(8);
+        assert_eq!(c.peek_at(0, |v| *v), None);
+        for v in 10..13 {
+            p.try_publish(v).unwrap();
+        }
+        assert_eq!(c.peek_at(2, |v| *v), Some(12));
+        assert_eq!(c.peek_at(3, |v| *v), None, "not published yet");
+        p.try_publish(13).unwrap();
+        assert_eq!(c.peek_at(3, |v| *v), Some(13), "seen once published");
+        c.poll_batch(2, |_, _| {});
+        assert_eq!(c.peek_at(0, |v| *v), Some(12));
+        assert_eq!(c.peek_at(1, |v| *v), Some(13));
+        assert_eq!(c.peek_at(2, |v| *v), None);
+        assert_eq!(c.backlog(), 2);
     }
 
     #[test]

@@ -1,37 +1,172 @@
 //! Recent transaction ids (the reference `transaction_history`, 2.7.x): a transaction id
 //! is refused again until its expiration has passed.
 //!
-//! Lookups use a hash map keyed by the id itself: the id already *is* a SHA-256 output,
-//! so the map's hasher just takes its first eight bytes and no hashing happens here.
-//! The map is never iterated; expiry and the state digest walk `by_expiration`, an
-//! ordered map from expiration second to the ids in arrival order, so everything that
-//! can affect consensus is deterministic.
+//! Lookups go through [`IdTable`], an open-addressing table keyed by the id itself.
+//! It is never iterated; expiry and the state digest walk `by_expiration`, an ordered
+//! map from expiration second to the ids in arrival order, so everything that can
+//! affect consensus is deterministic.
 
 use super::journal::{Journal, Journaled};
 use crate::protocol::{TimePointSec, TransactionId};
-use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::BTreeMap;
 
-/// Passes the first eight bytes of an already-uniform id through as the hash.
-#[derive(Default)]
-pub struct IdPrefixHasher(u64);
-
-impl Hasher for IdPrefixHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Arrays hash as a length (write_usize) and then their bytes.
-        let mut buf = [0u8; 8];
-        let n = bytes.len().min(8);
-        buf[..n].copy_from_slice(&bytes[..n]);
-        self.0 ^= u64::from_le_bytes(buf);
-    }
-    fn write_usize(&mut self, _len: usize) {}
+/// Transaction id → expiration, by open addressing with linear probing.
+///
+/// The BLP records every transaction here, and at a hundred thousand a second the
+/// table is far larger than the caches: each insertion is a miss to memory. Unlike a
+/// library map, this one can say where an id will land ([`IdTable::prefetch`]), so
+/// the BLP asks for the slots of the transactions a few places behind the one it is
+/// applying and the misses overlap instead of adding up.
+///
+/// Ids are SHA-256 outputs, but a client can grind them, so the slot comes from the
+/// id's first eight bytes mixed with a per-process secret (as std's `RandomState`
+/// does): nobody can aim transactions at one run of slots. The secret changes where
+/// an id sits, never what the table answers, and nothing iterates the table.
+/// Removal shifts the run after the hole back (no tombstones), so lookups stay short
+/// however many ids come and go.
+struct IdTable {
+    slots: Vec<Slot>,
+    /// `slots.len() - 1`; the length is a power of two.
+    mask: usize,
+    len: usize,
+    secret: u64,
 }
 
-type IdMap = HashMap<TransactionId, TimePointSec, BuildHasherDefault<IdPrefixHasher>>;
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Slot {
+    id: [u8; 32],
+    expiration: u32,
+    used: bool,
+}
+
+const EMPTY: Slot = Slot {
+    id: [0; 32],
+    expiration: 0,
+    used: false,
+};
+
+/// The table stays at most half full: linear probing's runs stay short.
+const MIN_SLOTS: usize = 16;
+
+impl Default for IdTable {
+    fn default() -> IdTable {
+        use std::hash::BuildHasher;
+        let secret =
+            std::collections::hash_map::RandomState::new().hash_one(0x0063_6172_6279_6e65_u64);
+        IdTable::with_secret(secret, 0)
+    }
+}
+
+impl IdTable {
+    fn with_secret(secret: u64, capacity: usize) -> IdTable {
+        let n = (capacity.saturating_mul(2))
+            .max(MIN_SLOTS)
+            .next_power_of_two();
+        IdTable {
+            slots: vec![EMPTY; n],
+            mask: n - 1,
+            len: 0,
+            secret,
+        }
+    }
+    fn home(&self, id: &[u8; 32]) -> usize {
+        let mut prefix = [0u8; 8];
+        prefix.copy_from_slice(&id[..8]);
+        // SplitMix64's finaliser over the keyed prefix.
+        let mut z = u64::from_le_bytes(prefix) ^ self.secret;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        (z ^ (z >> 31)) as usize & self.mask
+    }
+    /// The slot holding `id`, or the empty slot that ends its run.
+    fn find(&self, id: &[u8; 32]) -> (usize, bool) {
+        let mut i = self.home(id);
+        loop {
+            let s = &self.slots[i];
+            if !s.used {
+                return (i, false);
+            }
+            if &s.id == id {
+                return (i, true);
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+    fn get(&self, id: &[u8; 32]) -> Option<u32> {
+        match self.find(id) {
+            (i, true) => Some(self.slots[i].expiration),
+            _ => None,
+        }
+    }
+    /// Records `id`; `false` (and no change) when it is already there.
+    fn insert_new(&mut self, id: &[u8; 32], expiration: u32) -> bool {
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow_for(self.len + 1);
+        }
+        let (i, found) = self.find(id);
+        if found {
+            return false;
+        }
+        self.slots[i] = Slot {
+            id: *id,
+            expiration,
+            used: true,
+        };
+        self.len += 1;
+        true
+    }
+    /// Forgets `id`; whether it was there.
+    fn remove(&mut self, id: &[u8; 32]) -> bool {
+        let (mut hole, found) = self.find(id);
+        if !found {
+            return false;
+        }
+        // Backward shift: walk the run after the hole and move back every entry whose
+        // home is not between the hole and its own slot (cyclically), so that every
+        // entry stays reachable from its home without crossing an empty slot.
+        let mut j = hole;
+        loop {
+            j = (j + 1) & self.mask;
+            if !self.slots[j].used {
+                break;
+            }
+            let home = self.home(&self.slots[j].id);
+            let stays = if hole <= j {
+                hole < home && home <= j
+            } else {
+                hole < home || home <= j
+            };
+            if !stays {
+                self.slots[hole] = self.slots[j];
+                hole = j;
+            }
+        }
+        self.slots[hole] = EMPTY;
+        self.len -= 1;
+        true
+    }
+    /// Room for `n` more ids without growing.
+    fn reserve(&mut self, n: usize) {
+        let want = self.len.saturating_add(n);
+        if want.saturating_mul(2) > self.slots.len() {
+            self.grow_for(want);
+        }
+    }
+    fn grow_for(&mut self, len: usize) {
+        let mut bigger = IdTable::with_secret(self.secret, len.max(self.slots.len()));
+        for s in self.slots.iter().filter(|s| s.used) {
+            let (i, _) = bigger.find(&s.id);
+            bigger.slots[i] = *s;
+        }
+        bigger.len = self.len;
+        *self = bigger;
+    }
+    /// Asks the CPU to start loading the slot where `id` lives or would go.
+    fn prefetch(&self, id: &[u8; 32]) {
+        let slot = &self.slots[self.home(id)];
+        super::prefetch(slot);
+    }
+}
 
 enum Change {
     Inserted(TransactionId, TimePointSec),
@@ -40,23 +175,20 @@ enum Change {
 
 #[derive(Default)]
 pub struct TransactionDedup {
-    ids: IdMap,
+    ids: IdTable,
     by_expiration: BTreeMap<TimePointSec, Vec<TransactionId>>,
     journal: Journal<Change>,
 }
 
 impl TransactionDedup {
     pub fn contains(&self, id: &TransactionId) -> bool {
-        self.ids.contains_key(id)
+        self.ids.get(&id.0).is_some()
     }
     /// Records `id` until `expiration`; `false` (and no change) when it is already
     /// recorded. One lookup does both the check and the insertion.
     pub fn insert_new(&mut self, id: TransactionId, expiration: TimePointSec) -> bool {
-        match self.ids.entry(id) {
-            Entry::Occupied(_) => return false,
-            Entry::Vacant(v) => {
-                v.insert(expiration);
-            }
+        if !self.ids.insert_new(&id.0, expiration.0) {
+            return false;
         }
         self.by_expiration.entry(expiration).or_default().push(id);
         self.journal.push(Change::Inserted(id, expiration));
@@ -70,16 +202,16 @@ impl TransactionDedup {
             }
             let (exp, ids) = entry.remove_entry();
             for id in &ids {
-                self.ids.remove(id);
+                self.ids.remove(&id.0);
             }
             self.journal.push(Change::Expired(exp, ids));
         }
     }
     pub fn len(&self) -> usize {
-        self.ids.len()
+        self.ids.len
     }
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.ids.len == 0
     }
     /// Deterministic walk for the state digest and snapshots.
     pub fn iter_ordered(&self) -> impl Iterator<Item = (TimePointSec, &TransactionId)> {
@@ -89,6 +221,11 @@ impl TransactionDedup {
     }
     pub fn reserve(&mut self, n: usize) {
         self.ids.reserve(n);
+    }
+    /// Starts loading the memory that `insert_new(id, ..)` will touch, so that the
+    /// BLP can overlap the cache misses of the transactions it is about to apply.
+    pub fn prefetch(&self, id: &TransactionId) {
+        self.ids.prefetch(&id.0);
     }
 }
 
@@ -100,7 +237,7 @@ impl Journaled for TransactionDedup {
         while let Some(change) = self.journal.pop_after(mark) {
             match change {
                 Change::Inserted(id, exp) => {
-                    self.ids.remove(&id);
+                    self.ids.remove(&id.0);
                     let bucket = self
                         .by_expiration
                         .get_mut(&exp)
@@ -113,7 +250,7 @@ impl Journaled for TransactionDedup {
                 }
                 Change::Expired(exp, ids) => {
                     for id in &ids {
-                        self.ids.insert(*id, exp);
+                        self.ids.insert_new(&id.0, exp.0);
                     }
                     self.by_expiration.insert(exp, ids);
                 }
@@ -148,5 +285,52 @@ mod tests {
         d.rollback_to(m);
         assert!(d.contains(&id(1)) && !d.contains(&id(2)) && !d.contains(&id(3)));
         assert_eq!(d.iter_ordered().count(), 1);
+    }
+
+    /// The table against a model map, with ids that share their first eight bytes in
+    /// runs (so runs of slots are long and wrap around the end) and a tiny table that
+    /// grows, under random inserts and removals.
+    mod table {
+        use super::super::IdTable;
+        use proptest::prelude::*;
+        use std::collections::BTreeMap;
+
+        fn id(prefix: u8, rest: u8) -> [u8; 32] {
+            let mut id = [rest; 32];
+            id[..8].copy_from_slice(&[prefix; 8]);
+            id
+        }
+
+        proptest! {
+            #[test]
+            fn agrees_with_a_model(
+                secret in any::<u64>(),
+                reserve in 0usize..40,
+                ops in prop::collection::vec((any::<bool>(), 0u8..6, 0u8..24, any::<u32>()), 1..400),
+            ) {
+                let mut t = IdTable::with_secret(secret, 0);
+                t.reserve(reserve);
+                let mut model = BTreeMap::new();
+                for (insert, prefix, rest, exp) in ops {
+                    let k = id(prefix, rest);
+                    if insert {
+                        let fresh = !model.contains_key(&k);
+                        prop_assert_eq!(t.insert_new(&k, exp), fresh);
+                        model.entry(k).or_insert(exp);
+                    } else {
+                        prop_assert_eq!(t.remove(&k), model.remove(&k).is_some());
+                    }
+                    prop_assert_eq!(t.len, model.len());
+                    prop_assert!(t.len * 2 <= t.slots.len());
+                }
+                for prefix in 0u8..6 {
+                    for rest in 0u8..24 {
+                        let k = id(prefix, rest);
+                        prop_assert_eq!(t.get(&k), model.get(&k).copied());
+                    }
+                }
+                prop_assert_eq!(t.slots.iter().filter(|s| s.used).count(), model.len());
+            }
+        }
     }
 }
