@@ -236,8 +236,10 @@ fn holder_of(rings: &[Consumer<Checked>], seq: u64, hint: usize) -> Option<usize
 /// How far ahead in a worker's ring the BLP starts loading a transaction's memory:
 /// far enough that a miss to memory (the duplicate index is much larger than the
 /// caches) has finished when the transaction's turn comes, near enough that the lines
-/// are still cached then. Its operations are fetched at half the distance, once the
-/// transaction itself has arrived.
+/// are still cached then. In three steps, each needing what the one before loaded:
+/// the ring slot (written on another core) at twice the distance; then its
+/// duplicate-index slot, the transaction and its signers; then, at half the distance,
+/// its operations.
 const PREFETCH_AHEAD: usize = 6;
 
 /// The BLP thread: its rings and its loop.
@@ -338,6 +340,7 @@ impl BlpStage {
                 self.holder[p] = w;
                 let ring = &self.inputs[p][w];
                 let chain = &self.blp.chain;
+                ring.prefetch_at(2 * PREFETCH_AHEAD);
                 ring.peek_at(PREFETCH_AHEAD, |c| {
                     if let Checked::Verified { vtx, .. } = c {
                         chain.prefetch_transaction(vtx);

@@ -218,6 +218,21 @@ impl<T: Send> Consumer<T> {
                 .with_mut(|slot| unsafe { f((*slot).assume_init_ref()) }),
         )
     }
+    /// Asks the CPU to start loading the slot `ahead` places after the oldest unread
+    /// value, if it is published, without reading it.
+    pub fn prefetch_at(&self, ahead: usize) {
+        let s = &*self.shared;
+        let at = s
+            .consumed
+            .0
+            .load(Ordering::Relaxed)
+            .saturating_add(ahead as u64);
+        if at < self.seen.get() || at < self.published() {
+            s.slots[(at & s.mask) as usize].with_mut(|slot| {
+                crate::chain::store::prefetch_bytes(slot as *const u8, std::mem::size_of::<T>())
+            });
+        }
+    }
     /// Reads the producer's sequence (acquiring the values below it) and keeps it.
     fn published(&self) -> u64 {
         let p = self.shared.published.0.load(Ordering::Acquire);
@@ -286,6 +301,9 @@ mod tests {
         assert_eq!(c.peek_at(0, |v| *v), Some(12));
         assert_eq!(c.peek_at(1, |v| *v), Some(13));
         assert_eq!(c.peek_at(2, |v| *v), None);
+        // A hint: published or not, it reads nothing.
+        c.prefetch_at(1);
+        c.prefetch_at(1 << 40);
         assert_eq!(c.backlog(), 2);
     }
 

@@ -11,20 +11,27 @@ pub mod journal;
 /// them: a hint with no effect on results (it does nothing off x86-64).
 #[inline(always)]
 pub fn prefetch<T>(value: &T) {
+    prefetch_bytes(value as *const T as *const u8, std::mem::size_of::<T>());
+}
+
+/// [`prefetch`] of the `len` bytes at `at`, which need not be readable: a prefetch
+/// never faults.
+#[inline(always)]
+pub fn prefetch_bytes(at: *const u8, len: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let first = value as *const T as *const i8;
-        let last = first.wrapping_add(std::mem::size_of::<T>().saturating_sub(1));
-        // SAFETY: a prefetch reads nothing architecturally and never faults; both
-        // addresses are inside (or one past the start of) a live value.
-        unsafe {
-            _mm_prefetch::<_MM_HINT_T0>(first);
-            _mm_prefetch::<_MM_HINT_T0>(last);
+        let last = at.wrapping_add(len.saturating_sub(1)) as usize & !63;
+        let mut line = at as usize & !63;
+        while line <= last {
+            // SAFETY: a prefetch reads nothing architecturally and never faults, so any
+            // address is allowed.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(line as *const i8) };
+            line += 64;
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = value;
+    let _ = (at, len);
 }
 
 use crate::chain::objects::*;
