@@ -10,4 +10,5 @@ pub mod node;
 pub mod pipeline;
 pub mod profile;
 pub mod protocol;
+pub mod rpc;
 pub mod test_utils;

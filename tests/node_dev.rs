@@ -22,6 +22,8 @@ fn dev_node_advances_head_and_lib_every_second() {
             "--dev",
             "--ingest-listen",
             "127.0.0.1:0",
+            "--rpc-listen",
+            "127.0.0.1:0",
             "--max-blocks",
             "14",
             "--data-dir",

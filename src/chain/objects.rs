@@ -85,12 +85,17 @@ impl AccountObject {
 #[derive(Debug, Clone, PartialEq, Eq, Default, BorshSerialize, BorshDeserialize, Serialize)]
 pub struct AccountStatisticsObject {
     pub owner: AccountId,
+    #[serde(with = "crate::protocol::json::int64")]
     pub total_core_in_orders: ShareType,
+    #[serde(with = "crate::protocol::json::int64")]
     pub lifetime_fees_paid: ShareType,
     /// Fees above the cashback vesting threshold: they vest when split.
+    #[serde(with = "crate::protocol::json::int64")]
     pub pending_fees: ShareType,
     /// Fees at or below the threshold: paid out already vested when split.
+    #[serde(with = "crate::protocol::json::int64")]
     pub pending_vested_fees: ShareType,
+    #[serde(with = "crate::protocol::json::int64")]
     pub total_ops: u64,
 }
 
@@ -98,6 +103,7 @@ pub struct AccountStatisticsObject {
 pub struct AccountBalanceObject {
     pub owner: AccountId,
     pub asset_type: AssetId,
+    #[serde(with = "crate::protocol::json::int64")]
     pub balance: ShareType,
 }
 
@@ -126,11 +132,15 @@ impl AssetObject {
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, BorshSerialize, BorshDeserialize, Serialize)]
 pub struct AssetDynamicDataObject {
+    #[serde(with = "crate::protocol::json::int64")]
     pub current_supply: ShareType,
+    #[serde(with = "crate::protocol::json::int64")]
     pub confidential_supply: ShareType,
     /// Fees paid in this asset, claimable by the issuer.
+    #[serde(with = "crate::protocol::json::int64")]
     pub accumulated_fees: ShareType,
     /// Core set aside to pay fees on behalf of holders of this asset.
+    #[serde(with = "crate::protocol::json::int64")]
     pub fee_pool: ShareType,
 }
 
@@ -146,9 +156,12 @@ pub struct WitnessObject {
     pub id: WitnessId,
     pub witness_account: AccountId,
     pub signing_key: PublicKey,
+    #[serde(with = "crate::protocol::json::int64")]
     pub last_aslot: u64,
     pub last_confirmed_block_num: u32,
+    #[serde(with = "crate::protocol::json::int64")]
     pub total_missed: u64,
+    #[serde(with = "crate::protocol::json::int64")]
     pub total_votes: u64,
     pub url: String,
 }
@@ -157,6 +170,7 @@ pub struct WitnessObject {
 pub struct CommitteeMemberObject {
     pub id: CommitteeMemberId,
     pub committee_member_account: AccountId,
+    #[serde(with = "crate::protocol::json::int64")]
     pub total_votes: u64,
     pub url: String,
 }
@@ -182,9 +196,11 @@ pub struct DynamicGlobalPropertyObject {
     pub current_witness: WitnessId,
     pub next_maintenance_time: TimePointSec,
     pub last_budget_time: TimePointSec,
+    #[serde(with = "crate::protocol::json::int64")]
     pub witness_budget: ShareType,
     pub accounts_registered_this_interval: u32,
     /// Absolute slot number of the head block since genesis.
+    #[serde(with = "crate::protocol::json::int64")]
     pub current_aslot: u64,
     /// One bit per recent slot: 1 = a block was produced.
     #[serde(serialize_with = "ser_u128")]

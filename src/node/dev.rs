@@ -35,6 +35,9 @@ pub struct NodeArgs {
     /// The ingest port: length-prefixed signed transactions (docs/PROTOCOL.md).
     #[arg(long, default_value = "127.0.0.1:8092")]
     pub ingest_listen: std::net::SocketAddr,
+    /// JSON-RPC over HTTP and WebSocket (API.md).
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    pub rpc_listen: std::net::SocketAddr,
 }
 
 fn now_secs() -> u32 {
@@ -129,6 +132,30 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
     config.max_blocks = args.max_blocks;
     tracing::info!("placement: {}", profile.describe_placement());
     let pipeline = Pipeline::start(chain, keys, config)?;
+    let counters = pipeline.counters();
+    let rpc = crate::rpc::server::start(
+        crate::rpc::Context::new(
+            pipeline.state(),
+            crate::rpc::RpcConfig {
+                listen: args.rpc_listen,
+                ..Default::default()
+            },
+        ),
+        Some(std::sync::Arc::new(move || {
+            let s = counters();
+            let mut text = String::new();
+            for (name, part) in [
+                ("verify", serde_json::to_value(s.verify)),
+                ("blp", serde_json::to_value(s.blp)),
+                ("output", serde_json::to_value(s.output)),
+            ] {
+                if let Ok(v) = part {
+                    text.push_str(&crate::rpc::server::counters_text(name, &v));
+                }
+            }
+            text
+        })),
+    )?;
     let mut last = Instant::now();
     let mut logged = pipeline.stats();
     while !pipeline.is_finished() {
@@ -155,6 +182,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
             last = Instant::now();
         }
     }
+    rpc.shutdown();
     pipeline.join()?;
     Ok(())
 }

@@ -22,7 +22,7 @@ use crate::protocol::block::{merkle_root_of_leaves, BLOCK_ENVELOPE_BYTES};
 use crate::protocol::{BlockHeader, PublicKey, TimePointSec};
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 counters! {
@@ -233,6 +233,63 @@ fn holder_of(rings: &[Consumer<Checked>], seq: u64, hint: usize) -> Option<usize
         .find(|&w| rings[w].peek(Checked::seq) == Some(seq))
 }
 
+/// The state's write lock. Readers only read, so one that panicked cannot have left
+/// the state half changed: a poisoned lock is still good.
+fn write(shared: &SharedBlp) -> RwLockWriteGuard<'_, Option<Blp>> {
+    shared.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The next slot after now and its time.
+fn next_slot(chain: &Chain) -> (u32, TimePointSec) {
+    let now = TimePointSec(wall_clock().as_secs() as u32);
+    let slot = chain.slot_at_time(now) + 1;
+    (slot, chain.slot_time(slot))
+}
+
+/// Applies up to `batch_max` transactions, taking each producer's in order from
+/// whichever worker's ring holds it.
+fn take_batch(
+    inputs: &mut [Vec<Consumer<Checked>>],
+    next: &mut [u64],
+    holder: &mut [usize],
+    batch_max: usize,
+    blp: &mut Blp,
+    outcomes: &mut Vec<Outcome>,
+) -> usize {
+    let mut taken = 0;
+    for p in 0..inputs.len() {
+        while taken < batch_max {
+            let Some(w) = holder_of(&inputs[p], next[p], holder[p]) else {
+                break;
+            };
+            holder[p] = w;
+            let ring = &inputs[p][w];
+            let chain = &blp.chain;
+            ring.prefetch_at(2 * PREFETCH_AHEAD);
+            ring.peek_at(PREFETCH_AHEAD, |c| {
+                if let Checked::Verified { vtx, .. } = c {
+                    chain.prefetch_transaction(vtx);
+                }
+            });
+            ring.peek_at(PREFETCH_AHEAD / 2, |c| {
+                if let Checked::Verified { vtx, .. } = c {
+                    chain.prefetch_operations(vtx);
+                }
+            });
+            let mut item = None;
+            inputs[p][w].poll_batch(1, |c, _| item = Some(c));
+            next[p] += 1;
+            taken += 1;
+            if let Some(Checked::Verified { origin, vtx, .. }) = item {
+                if let Some(o) = blp.accept(vtx, origin) {
+                    outcomes.push(o);
+                }
+            }
+        }
+    }
+    taken
+}
+
 /// How far ahead in a worker's ring the BLP starts loading a transaction's memory:
 /// far enough that a miss to memory (the duplicate index is much larger than the
 /// caches) has finished when the transaction's turn comes, near enough that the lines
@@ -242,9 +299,15 @@ fn holder_of(rings: &[Consumer<Checked>], seq: u64, hint: usize) -> Option<usize
 /// its operations.
 const PREFETCH_AHEAD: usize = 6;
 
+/// The BLP's state as RPC readers see it. The BLP thread holds the write lock while
+/// it works on a batch (at most `batch_max` transactions, or one seal) and releases it
+/// between batches, so a reader waits for at most one batch and the BLP for at most
+/// one read. Empty once the BLP has stopped.
+pub type SharedBlp = Arc<RwLock<Option<Blp>>>;
+
 /// The BLP thread: its rings and its loop.
 pub struct BlpStage {
-    pub blp: Blp,
+    pub blp: SharedBlp,
     /// `[producer][worker]`: each worker's results for each producer, in sequence
     /// order. A producer's transaction `seq` is in whichever worker it was routed to.
     pub(crate) inputs: Vec<Vec<Consumer<Checked>>>,
@@ -270,13 +333,22 @@ impl BlpStage {
         let mut outcomes: Vec<Outcome> = Vec::with_capacity(self.batch_max);
         let mut last_publish = Instant::now();
         let mut sealed = 0u32;
-        let mut due = self.next_slot();
+        let mut due = next_slot(&self.lock().as_ref().expect("the BLP").chain);
         while !self.stop.load(Ordering::Relaxed) {
             let started = Instant::now();
-            let taken = self.take_batch(&mut outcomes);
+            let mut guard = write(&self.blp);
+            let blp = guard.as_mut().expect("the BLP is there until it stops");
+            let taken = take_batch(
+                &mut self.inputs,
+                &mut self.next,
+                &mut self.holder,
+                self.batch_max,
+                blp,
+                &mut outcomes,
+            );
             let now = wall_clock();
             if now >= Duration::from_secs(due.1 .0 as u64) {
-                match self.blp.seal(due.0, &mut outcomes) {
+                match blp.seal(due.0, &mut outcomes) {
                     Ok(Some(block)) => {
                         outcomes.push(Outcome::Block(Box::new(block)));
                         sealed += 1;
@@ -286,17 +358,19 @@ impl BlpStage {
                     // a reason to stop: the pending state stays and the next slot tries.
                     Err(e) => tracing::error!("could not seal the block for slot {}: {e}", due.0),
                 }
-                due = self.next_slot();
+                due = next_slot(&blp.chain);
             }
             let worked = taken > 0 || !outcomes.is_empty();
-            self.send(&mut outcomes);
             if worked {
-                self.blp.counts.busy_ns += started.elapsed().as_nanos() as u64;
+                blp.counts.busy_ns += started.elapsed().as_nanos() as u64;
             }
             if last_publish.elapsed() >= PUBLISH_EVERY {
-                self.counters.publish(&self.blp.counts);
+                self.counters.publish(&blp.counts);
                 last_publish = Instant::now();
             }
+            // Readers get their turn between batches.
+            drop(guard);
+            self.send(&mut outcomes);
             if self.max_blocks.is_some_and(|m| sealed >= m) {
                 break;
             }
@@ -316,53 +390,15 @@ impl BlpStage {
                 });
             }
         }
-        self.counters.publish(&self.blp.counts);
+        let blp = self.lock().take().expect("the BLP is taken once");
+        self.counters.publish(&blp.counts);
         self.stop.store(true, Ordering::Relaxed);
         self.output_bell.ring();
-        self.blp
+        blp
     }
 
-    /// The next slot after now and its time.
-    fn next_slot(&self) -> (u32, TimePointSec) {
-        let now = TimePointSec(wall_clock().as_secs() as u32);
-        let slot = self.blp.chain.slot_at_time(now) + 1;
-        (slot, self.blp.chain.slot_time(slot))
-    }
-
-    /// Applies up to `batch_max` transactions, taking each producer's in order.
-    fn take_batch(&mut self, outcomes: &mut Vec<Outcome>) -> usize {
-        let mut taken = 0;
-        for p in 0..self.inputs.len() {
-            while taken < self.batch_max {
-                let Some(w) = holder_of(&self.inputs[p], self.next[p], self.holder[p]) else {
-                    break;
-                };
-                self.holder[p] = w;
-                let ring = &self.inputs[p][w];
-                let chain = &self.blp.chain;
-                ring.prefetch_at(2 * PREFETCH_AHEAD);
-                ring.peek_at(PREFETCH_AHEAD, |c| {
-                    if let Checked::Verified { vtx, .. } = c {
-                        chain.prefetch_transaction(vtx);
-                    }
-                });
-                ring.peek_at(PREFETCH_AHEAD / 2, |c| {
-                    if let Checked::Verified { vtx, .. } = c {
-                        chain.prefetch_operations(vtx);
-                    }
-                });
-                let mut item = None;
-                self.inputs[p][w].poll_batch(1, |c, _| item = Some(c));
-                self.next[p] += 1;
-                taken += 1;
-                if let Some(Checked::Verified { origin, vtx, .. }) = item {
-                    if let Some(o) = self.blp.accept(vtx, origin) {
-                        outcomes.push(o);
-                    }
-                }
-            }
-        }
-        taken
+    fn lock(&self) -> RwLockWriteGuard<'_, Option<Blp>> {
+        write(&self.blp)
     }
 
     /// Hands outcomes to the output stage, waiting for room when its ring is full.

@@ -25,14 +25,14 @@ pub mod wait;
 
 use crate::chain::Chain;
 use answer::{Answerer, LocalAnswer};
-use blp::{Blp, BlpCounters, BlpCounts, BlpStage};
+use blp::{Blp, BlpCounters, BlpCounts, BlpStage, SharedBlp};
 use dispatch::{Dispatch, IngestSink, RoomSignal, Submitter};
 use output::{OutputCounters, OutputCounts, OutputStage, ProducedBlock, WitnessKeys};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use verify::cache::{KeyDirectory, SeenCache};
 use verify::stage::KeyCache;
@@ -138,8 +138,37 @@ pub struct PipelineStats {
 }
 
 /// A running pipeline.
+/// Read access to the chain state while the pipeline runs. A read takes the lock
+/// that the BLP holds only while it works on one batch, so it waits for at most one
+/// batch, and the BLP for at most one read: keep reads short (copy out, then
+/// serialize outside).
+#[derive(Clone)]
+pub struct StateReader(SharedBlp);
+
+/// The pipeline has stopped: there is no live state to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the node is shutting down")]
+pub struct Stopped;
+
+impl StateReader {
+    /// A reader over `chain` with no pipeline behind it (tests, tools).
+    pub fn detached(chain: Chain) -> StateReader {
+        StateReader(Arc::new(RwLock::new(Some(Blp::new(
+            chain,
+            BTreeSet::new(),
+        )))))
+    }
+    /// Runs `f` on the current state (the pending state: the head block plus the
+    /// transactions applied since).
+    pub fn read<R>(&self, f: impl FnOnce(&Chain) -> R) -> Result<R, Stopped> {
+        let guard = self.0.read().unwrap_or_else(|e| e.into_inner());
+        guard.as_ref().map(|blp| f(&blp.chain)).ok_or(Stopped)
+    }
+}
+
 pub struct Pipeline {
     stop: Arc<AtomicBool>,
+    state: SharedBlp,
     blp: Option<JoinHandle<Blp>>,
     others: Vec<JoinHandle<()>>,
     server: Option<netio::Server>,
@@ -274,8 +303,13 @@ impl Pipeline {
         );
 
         let blp_counters = Arc::new(BlpCounters::default());
+        let state: SharedBlp = Arc::new(RwLock::new(Some(Blp::with_reserve(
+            chain,
+            producing,
+            config.pending_reserve,
+        ))));
         let stage = BlpStage {
-            blp: Blp::with_reserve(chain, producing, config.pending_reserve),
+            blp: state.clone(),
             next: vec![0; producers],
             holder: vec![0; producers],
             inputs: blp_inputs,
@@ -343,6 +377,7 @@ impl Pipeline {
         bells.push(output_bell);
         Ok(Pipeline {
             stop,
+            state,
             blp: Some(blp),
             others,
             server,
@@ -356,6 +391,10 @@ impl Pipeline {
         })
     }
 
+    /// The chain state for readers (RPC): see [`StateReader`].
+    pub fn state(&self) -> StateReader {
+        StateReader(self.state.clone())
+    }
     /// Submits from inside the process (RPC, tests).
     pub fn submitter(&self) -> Submitter {
         self.submitter.clone()
@@ -387,6 +426,27 @@ impl Pipeline {
             blp: self.blp_counters.snapshot(),
             output: self.output_counters.snapshot(),
             ingest: self.server.as_ref().map(|s| s.stats()),
+        }
+    }
+    /// Reads the stages' counters from another thread (for `/metrics`); the ingest
+    /// server's are left out.
+    pub fn counters(&self) -> impl Fn() -> PipelineStats + Send + Sync + 'static {
+        let verify_counters = self.verify_counters.clone();
+        let blp = self.blp_counters.clone();
+        let output = self.output_counters.clone();
+        move || {
+            let workers: Vec<VerifyCounts> = verify_counters.iter().map(|c| c.snapshot()).collect();
+            let mut verify = VerifyCounts::default();
+            for w in &workers {
+                verify.add(w);
+            }
+            PipelineStats {
+                verify,
+                verify_workers: workers,
+                blp: blp.snapshot(),
+                output: output.snapshot(),
+                ingest: None,
+            }
         }
     }
     /// Whether the BLP has stopped (after `max_blocks`, or on `stop`).

@@ -1,0 +1,55 @@
+//! The methods, one module per API. Each reads the chain through the context's
+//! `StateReader`: the closure copies out what the answer needs (objects are cloned or
+//! turned into JSON values under the lock, which is held for microseconds), and
+//! nothing else happens while the BLP waits.
+
+pub mod database;
+pub mod login;
+
+use super::dispatch::Params;
+use super::{code, Context, RpcError};
+use serde::Serialize;
+use serde_json::Value;
+
+/// Calls `api.method(params)`.
+pub fn call(ctx: &Context, api: &str, method: &str, params: &[Value]) -> Result<Value, RpcError> {
+    let p = Params {
+        method,
+        values: params,
+    };
+    let answer = match api {
+        "database" => database::call(ctx, method, &p),
+        "login" => login::call(method, &p),
+        "network_broadcast" | "history" | "block" | "asset" | "network_node" => None,
+        other => {
+            return Err(RpcError::new(
+                code::METHOD_NOT_FOUND,
+                format!("unknown API {other:?}"),
+            ))
+        }
+    };
+    answer.unwrap_or_else(|| {
+        Err(RpcError::new(
+            code::METHOD_NOT_FOUND,
+            format!("unknown method {api}.{method}"),
+        ))
+    })
+}
+
+/// An object as JSON with its `id` first among its fields, as BitShares writes every
+/// object (some rows do not store their own id).
+pub fn object_json(id: impl std::fmt::Display, object: &impl Serialize) -> Value {
+    let mut v = to_json(object);
+    if let Value::Object(fields) = &mut v {
+        fields.insert("id".into(), Value::String(id.to_string()));
+    }
+    v
+}
+
+/// Serializes a value of ours; our types always serialize.
+pub fn to_json(v: &impl Serialize) -> Value {
+    serde_json::to_value(v).unwrap_or_else(|e| {
+        tracing::error!("could not serialize an RPC answer: {e}");
+        Value::Null
+    })
+}

@@ -1,0 +1,350 @@
+//! The HTTP and WebSocket server (axum on a small tokio runtime of its own, on threads
+//! that are not pinned: they never run on the BLP's core by design of the profile).
+//!
+//! * `POST /` (or `/rpc`): one request or a batch, answered in the body;
+//! * `GET /` or `/ws` with a WebSocket upgrade: requests and answers as text messages;
+//! * `GET /health`: head block, irreversible block and sync state, as JSON;
+//! * `GET /metrics`: Prometheus text.
+//!
+//! Caps, each answered with an error that names its setting: the request size
+//! (`rpc.request_bytes_max`, also the WebSocket message size), open connections
+//! (`rpc.connections_max`: HTTP requests in progress plus WebSocket sessions) and the
+//! batch length (`rpc.batch_max`).
+
+use super::{code, dispatch, Context, RpcError};
+use axum::body::Body;
+use axum::extract::ws::{
+    rejection::WebSocketUpgradeRejection, Message, WebSocket, WebSocketUpgrade,
+};
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
+
+/// More Prometheus text for `/metrics` (the node adds the pipeline's counters).
+pub type ExtraMetrics = Arc<dyn Fn() -> String + Send + Sync>;
+
+#[derive(Clone)]
+struct App {
+    ctx: Arc<Context>,
+    connections: Arc<Semaphore>,
+    extra: Option<ExtraMetrics>,
+}
+
+/// A running server; stops when dropped.
+pub struct RpcServer {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RpcServer {
+    /// The address it listens on (the port is the real one when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+    /// Stops accepting, lets the requests in progress finish, and waits.
+    pub fn shutdown(mut self) {
+        self.stop_and_join();
+    }
+    fn stop_and_join(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for RpcServer {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}
+
+/// Binds `ctx.config.listen` and serves until the returned server is shut down.
+pub fn start(ctx: Context, extra: Option<ExtraMetrics>) -> anyhow::Result<RpcServer> {
+    let listener = std::net::TcpListener::bind(ctx.config.listen)
+        .map_err(|e| anyhow::anyhow!("cannot listen for RPC on {}: {e}", ctx.config.listen))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(ctx.config.threads.max(1))
+        .thread_name("rpc")
+        .enable_all()
+        .build()?;
+    let app = App {
+        connections: Arc::new(Semaphore::new(ctx.config.connections_max)),
+        ctx: Arc::new(ctx),
+        extra,
+    };
+    let router = Router::new()
+        .route("/", get(ws_or_hello).post(http_call))
+        .route("/rpc", get(ws_or_hello).post(http_call))
+        .route("/ws", get(ws_or_hello))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .with_state(app);
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("rpc-server".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let listener = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        tracing::error!("RPC listener: {e}");
+                        return;
+                    }
+                };
+                let served = axum::serve(listener, router)
+                    .with_graceful_shutdown(async {
+                        let _ = stop_rx.await;
+                    })
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!("RPC server stopped: {e}");
+                }
+            });
+        })?;
+    tracing::info!("JSON-RPC on http://{addr} and ws://{addr}");
+    Ok(RpcServer {
+        addr,
+        stop: Some(stop_tx),
+        thread: Some(thread),
+    })
+}
+
+fn json_response(status: StatusCode, v: &Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        v.to_string(),
+    )
+        .into_response()
+}
+
+fn error_response(status: StatusCode, e: &RpcError) -> Response {
+    json_response(
+        status,
+        &json!({"id": null, "jsonrpc": "2.0", "error": {"code": e.code, "message": e.message}}),
+    )
+}
+
+/// A connection slot, or the error that names the cap.
+fn admit(app: &App) -> Result<OwnedSemaphorePermit, Box<Response>> {
+    app.connections.clone().try_acquire_owned().map_err(|_| {
+        Box::new(error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &RpcError::new(
+                code::INTERNAL_ERROR,
+                format!(
+                    "connection limit reached: {} open (rpc.connections_max)",
+                    app.ctx.config.connections_max
+                ),
+            ),
+        ))
+    })
+}
+
+async fn http_call(State(app): State<App>, body: Body) -> Response {
+    let _slot = match admit(&app) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let max = app.ctx.config.request_bytes_max;
+    let bytes = match axum::body::to_bytes(body, max).await {
+        Ok(b) => b,
+        Err(_) => {
+            return error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &RpcError::new(
+                    code::INVALID_REQUEST,
+                    format!("request larger than {max} bytes (rpc.request_bytes_max)"),
+                ),
+            )
+        }
+    };
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return error_response(
+            StatusCode::OK,
+            &RpcError::new(code::PARSE_ERROR, "parse error: the request is not UTF-8"),
+        );
+    };
+    match dispatch::handle_text(&app.ctx, text) {
+        Some(answer) => json_response(StatusCode::OK, &answer),
+        None => StatusCode::NO_CONTENT.into_response(),
+    }
+}
+
+async fn ws_or_hello(
+    State(app): State<App>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let Ok(ws) = ws else {
+        return (
+            StatusCode::OK,
+            "Carbyne JSON-RPC: POST requests here, or open a WebSocket (see API.md)\n",
+        )
+            .into_response();
+    };
+    let slot = match admit(&app) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let max = app.ctx.config.request_bytes_max;
+    ws.max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| session(app, socket, slot))
+}
+
+async fn session(app: App, mut socket: WebSocket, _slot: OwnedSemaphorePermit) {
+    while let Some(Ok(msg)) = socket.recv().await {
+        let text = match &msg {
+            Message::Text(t) => t.as_str().to_owned(),
+            Message::Binary(b) => match std::str::from_utf8(b) {
+                Ok(t) => t.to_owned(),
+                Err(_) => {
+                    let e =
+                        RpcError::new(code::PARSE_ERROR, "parse error: the message is not UTF-8");
+                    let v = json!({"id": null, "jsonrpc": "2.0", "error": {"code": e.code, "message": e.message}});
+                    if socket
+                        .send(Message::Text(v.to_string().into()))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    continue;
+                }
+            },
+            Message::Close(_) => return,
+            Message::Ping(_) | Message::Pong(_) => continue,
+        };
+        if let Some(answer) = dispatch::handle_text(&app.ctx, &text) {
+            if socket
+                .send(Message::Text(answer.to_string().into()))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+}
+
+async fn health(State(app): State<App>) -> Response {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let answer = app.ctx.state.read(|c| {
+        let d = c.store.dynamic();
+        let interval = c.store.global().parameters.block_interval.max(1) as u64;
+        let behind = now.saturating_sub(d.time.0 as u64);
+        json!({
+            "chain_id": c.chain_id().to_string(),
+            "head_block_num": d.head_block_number,
+            "head_block_id": d.head_block_id.to_string(),
+            "head_block_time": d.time,
+            "last_irreversible_block_num": d.last_irreversible_block_num,
+            "seconds_behind": behind,
+            "sync": if behind <= 3 * interval { "in_sync" } else { "behind" },
+        })
+    });
+    match answer {
+        Ok(v) => json_response(StatusCode::OK, &v),
+        Err(e) => error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &RpcError::new(code::INTERNAL_ERROR, e.to_string()),
+        ),
+    }
+}
+
+async fn metrics(State(app): State<App>) -> Response {
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, kind: &str, v: u64| {
+        let _ = writeln!(out, "# HELP carbyne_{name} {help}");
+        let _ = writeln!(out, "# TYPE carbyne_{name} {kind}");
+        let _ = writeln!(out, "carbyne_{name} {v}");
+    };
+    if let Ok((head, lib, pending)) = app.ctx.state.read(|c| {
+        (
+            c.head_block_num(),
+            c.last_irreversible_block_num(),
+            c.pending_count(),
+        )
+    }) {
+        gauge("head_block_num", "Head block number.", "gauge", head as u64);
+        gauge(
+            "last_irreversible_block_num",
+            "Last irreversible block number.",
+            "gauge",
+            lib as u64,
+        );
+        gauge(
+            "pending_transactions",
+            "Transactions applied since the head block.",
+            "gauge",
+            pending as u64,
+        );
+    }
+    let ctx = &app.ctx;
+    gauge(
+        "rpc_calls_total",
+        "JSON-RPC calls answered.",
+        "counter",
+        ctx.calls.load(Ordering::Relaxed),
+    );
+    gauge(
+        "rpc_errors_total",
+        "JSON-RPC calls answered with an error.",
+        "counter",
+        ctx.errors.load(Ordering::Relaxed),
+    );
+    gauge(
+        "rpc_connections",
+        "Open RPC connections (requests in progress and WebSocket sessions).",
+        "gauge",
+        (ctx.config.connections_max - app.connections.available_permits()) as u64,
+    );
+    if let Some(extra) = &app.extra {
+        out.push_str(&extra());
+    }
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        out,
+    )
+        .into_response()
+}
+
+/// Prometheus text for a JSON object of counters: every number at any depth becomes
+/// `carbyne_{prefix}_{path}` (a counter), arrays and strings are left out.
+pub fn counters_text(prefix: &str, v: &Value) -> String {
+    fn walk(out: &mut String, name: &str, v: &Value) {
+        match v {
+            Value::Number(n) => {
+                let _ = writeln!(out, "# TYPE carbyne_{name} counter");
+                let _ = writeln!(out, "carbyne_{name} {n}");
+            }
+            Value::Object(fields) => {
+                for (k, v) in fields {
+                    walk(out, &format!("{name}_{k}"), v);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = String::new();
+    walk(&mut out, prefix, v);
+    out
+}
