@@ -8,6 +8,7 @@
 
 pub mod e2e;
 pub mod plot;
+pub mod readers;
 pub mod stages;
 
 use crate::profile::{detect, Profile};
@@ -47,6 +48,9 @@ pub struct BenchArgs {
     /// Skip the flood run.
     #[arg(long)]
     pub no_flood: bool,
+    /// Also measure the BLP against this many concurrent RPC readers (0: skip).
+    #[arg(long, default_value_t = 0)]
+    pub rpc_readers: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -102,6 +106,8 @@ pub struct Report {
     pub stages: StageReport,
     pub e2e: Option<E2eReport>,
     pub flood: Option<FloodReport>,
+    /// BLP throughput against concurrent RPC readers (`--rpc-readers N`).
+    pub rpc_readers: Option<readers::ReadersReport>,
     pub elapsed_s: f64,
 }
 
@@ -150,6 +156,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         pb.inc(1);
     });
     pb.finish_and_clear();
+    let rpc_readers = (args.rpc_readers > 0).then(|| {
+        eprintln!("BLP against {} RPC readers...", args.rpc_readers);
+        readers::run(budget, args.rpc_readers, profile.blp.batch)
+    });
 
     let duration = Duration::from_secs(args.duration.unwrap_or(if quick { 3 } else { 10 }));
     let run_e2e = |flood: bool| -> anyhow::Result<E2eReport> {
@@ -233,6 +243,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         stages: s,
         e2e,
         flood,
+        rpc_readers,
         elapsed_s: started.elapsed().as_secs_f64(),
     };
     let json = serde_json::to_string_pretty(&report)?;

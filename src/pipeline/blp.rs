@@ -20,9 +20,10 @@ use super::wait::{Doorbell, Idler, WaitStrategy};
 use crate::chain::{BlockContext, BlockError, Chain, TxError, VerifiedTransaction};
 use crate::protocol::block::{merkle_root_of_leaves, BLOCK_ENVELOPE_BYTES};
 use crate::protocol::{BlockHeader, PublicKey, TimePointSec};
+use parking_lot::{RwLock, RwLockWriteGuard};
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock, RwLockWriteGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 counters! {
@@ -233,10 +234,10 @@ fn holder_of(rings: &[Consumer<Checked>], seq: u64, hint: usize) -> Option<usize
         .find(|&w| rings[w].peek(Checked::seq) == Some(seq))
 }
 
-/// The state's write lock. Readers only read, so one that panicked cannot have left
-/// the state half changed: a poisoned lock is still good.
+/// The state's write lock (parking_lot's, which does not poison: readers only read,
+/// so one that panicked cannot have left the state half changed).
 fn write(shared: &SharedBlp) -> RwLockWriteGuard<'_, Option<Blp>> {
-    shared.write().unwrap_or_else(|e| e.into_inner())
+    shared.write()
 }
 
 /// The next slot after now and its time.
@@ -253,12 +254,13 @@ fn take_batch(
     next: &mut [u64],
     holder: &mut [usize],
     batch_max: usize,
-    blp: &mut Blp,
+    guard: &mut RwLockWriteGuard<'_, Option<Blp>>,
     outcomes: &mut Vec<Outcome>,
 ) -> usize {
     let mut taken = 0;
     for p in 0..inputs.len() {
         while taken < batch_max {
+            let blp = guard.as_mut().expect("the BLP is there until it stops");
             let Some(w) = holder_of(&inputs[p], next[p], holder[p]) else {
                 break;
             };
@@ -301,8 +303,10 @@ const PREFETCH_AHEAD: usize = 6;
 
 /// The BLP's state as RPC readers see it. The BLP thread holds the write lock while
 /// it works on a batch (at most `batch_max` transactions, or one seal) and releases it
-/// between batches, so a reader waits for at most one batch and the BLP for at most
-/// one read. Empty once the BLP has stopped.
+/// between batches with a fair unlock, which hands the lock to the readers waiting at
+/// that moment: a reader waits for at most one batch, and the BLP for at most the
+/// reads in progress (microseconds each). An ordinary unlock would let the BLP take the
+/// lock straight back under load and starve the readers. Empty once the BLP stopped.
 pub type SharedBlp = Arc<RwLock<Option<Blp>>>;
 
 /// The BLP thread: its rings and its loop.
@@ -337,15 +341,15 @@ impl BlpStage {
         while !self.stop.load(Ordering::Relaxed) {
             let started = Instant::now();
             let mut guard = write(&self.blp);
-            let blp = guard.as_mut().expect("the BLP is there until it stops");
             let taken = take_batch(
                 &mut self.inputs,
                 &mut self.next,
                 &mut self.holder,
                 self.batch_max,
-                blp,
+                &mut guard,
                 &mut outcomes,
             );
+            let blp = guard.as_mut().expect("the BLP is there until it stops");
             let now = wall_clock();
             if now >= Duration::from_secs(due.1 .0 as u64) {
                 match blp.seal(due.0, &mut outcomes) {
@@ -368,8 +372,8 @@ impl BlpStage {
                 self.counters.publish(&blp.counts);
                 last_publish = Instant::now();
             }
-            // Readers get their turn between batches.
-            drop(guard);
+            // Readers waiting now get their turn between batches.
+            RwLockWriteGuard::unlock_fair(guard);
             self.send(&mut outcomes);
             if self.max_blocks.is_some_and(|m| sealed >= m) {
                 break;

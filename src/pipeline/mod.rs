@@ -28,11 +28,12 @@ use answer::{Answerer, LocalAnswer};
 use blp::{Blp, BlpCounters, BlpCounts, BlpStage, SharedBlp};
 use dispatch::{Dispatch, IngestSink, RoomSignal, Submitter};
 use output::{OutputCounters, OutputCounts, OutputStage, ProducedBlock, WitnessKeys};
+use parking_lot::RwLock;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use verify::cache::{KeyDirectory, SeenCache};
 use verify::stage::KeyCache;
@@ -158,10 +159,18 @@ impl StateReader {
             BTreeSet::new(),
         )))))
     }
+    /// Runs `f` with the state to change, under the write lock (the BLP's side, for
+    /// benches and tools that drive a detached state).
+    pub fn write<R>(&self, f: impl FnOnce(&mut Chain) -> R) -> Result<R, Stopped> {
+        let mut guard = self.0.write();
+        let r = guard.as_mut().map(|blp| f(&mut blp.chain)).ok_or(Stopped);
+        parking_lot::RwLockWriteGuard::unlock_fair(guard);
+        r
+    }
     /// Runs `f` on the current state (the pending state: the head block plus the
     /// transactions applied since).
     pub fn read<R>(&self, f: impl FnOnce(&Chain) -> R) -> Result<R, Stopped> {
-        let guard = self.0.read().unwrap_or_else(|e| e.into_inner());
+        let guard = self.0.read();
         guard.as_ref().map(|blp| f(&blp.chain)).ok_or(Stopped)
     }
 }
