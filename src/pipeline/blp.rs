@@ -254,13 +254,12 @@ fn take_batch(
     next: &mut [u64],
     holder: &mut [usize],
     batch_max: usize,
-    guard: &mut RwLockWriteGuard<'_, Option<Blp>>,
+    blp: &mut Blp,
     outcomes: &mut Vec<Outcome>,
 ) -> usize {
     let mut taken = 0;
     for p in 0..inputs.len() {
         while taken < batch_max {
-            let blp = guard.as_mut().expect("the BLP is there until it stops");
             let Some(w) = holder_of(&inputs[p], next[p], holder[p]) else {
                 break;
             };
@@ -341,15 +340,15 @@ impl BlpStage {
         while !self.stop.load(Ordering::Relaxed) {
             let started = Instant::now();
             let mut guard = write(&self.blp);
+            let blp = guard.as_mut().expect("the BLP is there until it stops");
             let taken = take_batch(
                 &mut self.inputs,
                 &mut self.next,
                 &mut self.holder,
                 self.batch_max,
-                &mut guard,
+                blp,
                 &mut outcomes,
             );
-            let blp = guard.as_mut().expect("the BLP is there until it stops");
             let now = wall_clock();
             if now >= Duration::from_secs(due.1 .0 as u64) {
                 match blp.seal(due.0, &mut outcomes) {

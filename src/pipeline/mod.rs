@@ -138,6 +138,26 @@ pub struct PipelineStats {
     pub ingest: Option<netio::Stats>,
 }
 
+/// A snapshot of the stages' counters (without the ingest server's).
+fn collect_stats(
+    verify_counters: &[Arc<VerifyCounters>],
+    blp: &BlpCounters,
+    output: &OutputCounters,
+) -> PipelineStats {
+    let workers: Vec<VerifyCounts> = verify_counters.iter().map(|c| c.snapshot()).collect();
+    let mut verify = VerifyCounts::default();
+    for w in &workers {
+        verify.add(w);
+    }
+    PipelineStats {
+        verify,
+        verify_workers: workers,
+        blp: blp.snapshot(),
+        output: output.snapshot(),
+        ingest: None,
+    }
+}
+
 /// A running pipeline.
 /// Read access to the chain state while the pipeline runs. A read takes the lock
 /// that the BLP holds only while it works on one batch, so it waits for at most one
@@ -423,40 +443,21 @@ impl Pipeline {
         self.server.as_ref().map(|s| s.backend())
     }
     pub fn stats(&self) -> PipelineStats {
-        let workers: Vec<VerifyCounts> =
-            self.verify_counters.iter().map(|c| c.snapshot()).collect();
-        let mut verify = VerifyCounts::default();
-        for w in &workers {
-            verify.add(w);
-        }
-        PipelineStats {
-            verify,
-            verify_workers: workers,
-            blp: self.blp_counters.snapshot(),
-            output: self.output_counters.snapshot(),
-            ingest: self.server.as_ref().map(|s| s.stats()),
-        }
+        let mut s = collect_stats(
+            &self.verify_counters,
+            &self.blp_counters,
+            &self.output_counters,
+        );
+        s.ingest = self.server.as_ref().map(|s| s.stats());
+        s
     }
     /// Reads the stages' counters from another thread (for `/metrics`); the ingest
     /// server's are left out.
     pub fn counters(&self) -> impl Fn() -> PipelineStats + Send + Sync + 'static {
-        let verify_counters = self.verify_counters.clone();
+        let verify = self.verify_counters.clone();
         let blp = self.blp_counters.clone();
         let output = self.output_counters.clone();
-        move || {
-            let workers: Vec<VerifyCounts> = verify_counters.iter().map(|c| c.snapshot()).collect();
-            let mut verify = VerifyCounts::default();
-            for w in &workers {
-                verify.add(w);
-            }
-            PipelineStats {
-                verify,
-                verify_workers: workers,
-                blp: blp.snapshot(),
-                output: output.snapshot(),
-                ingest: None,
-            }
-        }
+        move || collect_stats(&verify, &blp, &output)
     }
     /// Whether the BLP has stopped (after `max_blocks`, or on `stop`).
     pub fn is_finished(&self) -> bool {

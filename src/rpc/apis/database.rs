@@ -49,20 +49,11 @@ pub fn call(ctx: &Context, method: &str, p: &Params) -> Option<Result<Value, Rpc
             .and_then(|names| {
                 let by_name_only = method == "lookup_account_names";
                 read(&|c| {
-                    Value::Array(
-                        names
-                            .iter()
-                            .map(|n| {
-                                let id = if by_name_only {
-                                    c.account_id_by_name(n)
-                                } else {
-                                    account_id(c, n)
-                                };
-                                id.and_then(|id| c.store.account(id))
-                                    .map_or(Value::Null, to_json)
-                            })
-                            .collect(),
-                    )
+                    each(&names, |n| {
+                        find_account(c, n, by_name_only)
+                            .and_then(|id| c.store.account(id))
+                            .map(to_json)
+                    })
                 })
             }),
         "lookup_accounts" => p.get::<String>(0, "lower bound name").and_then(|lower| {
@@ -94,12 +85,7 @@ pub fn call(ctx: &Context, method: &str, p: &Params) -> Option<Result<Value, Rpc
                 }
                 let by_name_only = method == "get_named_account_balances";
                 let found = ctx.state.read(|c| {
-                    let id = if by_name_only {
-                        c.account_id_by_name(&account)
-                    } else {
-                        account_id(c, &account)
-                    }?;
-                    Some(balances(c, id, &assets))
+                    find_account(c, &account, by_name_only).map(|id| balances(c, id, &assets))
                 })?;
                 found.map(|b| to_json(&b)).ok_or_else(|| {
                     RpcError::invalid_params(format!("{method}: no account {account:?}"))
@@ -116,16 +102,9 @@ pub fn call(ctx: &Context, method: &str, p: &Params) -> Option<Result<Value, Rpc
             .list::<String>(0, "asset symbols or ids", limits.get_assets)
             .and_then(|names| {
                 read(&|c| {
-                    Value::Array(
-                        names
-                            .iter()
-                            .map(|n| {
-                                asset_id(c, n)
-                                    .and_then(|id| c.store.asset(id))
-                                    .map_or(Value::Null, to_json)
-                            })
-                            .collect(),
-                    )
+                    each(&names, |n| {
+                        asset_id(c, n).and_then(|id| c.store.asset(id)).map(to_json)
+                    })
                 })
             }),
         "list_assets" => p.get::<String>(0, "lower bound symbol").and_then(|lower| {
@@ -143,6 +122,20 @@ pub fn call(ctx: &Context, method: &str, p: &Params) -> Option<Result<Value, Rpc
         }),
         _ => return None,
     })
+}
+
+/// One answer per name, in order: the object as JSON, or null when there is none.
+fn each(names: &[String], f: impl Fn(&str) -> Option<Value>) -> Value {
+    Value::Array(names.iter().map(|n| f(n).unwrap_or(Value::Null)).collect())
+}
+
+/// The account named `s`, or (unless `by_name_only`) with id `s`.
+fn find_account(c: &Chain, s: &str, by_name_only: bool) -> Option<AccountId> {
+    if by_name_only {
+        c.account_id_by_name(s)
+    } else {
+        account_id(c, s)
+    }
 }
 
 /// An account named `s`, or with id `s` ("1.2.17").
