@@ -10,7 +10,8 @@
 //!   NUMA node) and says why in [`Source::Fallback`]; when hwloc answers only in part (CPUs in
 //!   no core, no NUMA node) the gaps are filled the same way and the reason lists them.
 //! - **Run this thread there.** [`pin_current_thread`] binds the calling thread to one CPU with
-//!   `sched_setaffinity(2)`; [`current_thread_cpus`] reads the mask back.
+//!   `sched_setaffinity(2)`, [`pin_current_thread_to`] to a set of CPUs; [`current_thread_cpus`]
+//!   reads the mask back.
 //!
 //! The model covers only the CPUs the caller may use: the calling thread's affinity mask, which
 //! the kernel keeps inside the process's cgroup cpuset (see [`Topology::allowed_cpus`]). So in a
@@ -41,5 +42,5 @@ mod pin;
 mod topology;
 
 pub use cpulist::{format_cpu_list, parse_cpu_list, MAX_CPUS};
-pub use pin::{current_thread_cpus, pin_current_thread, PinError};
+pub use pin::{current_thread_cpus, pin_current_thread, pin_current_thread_to, PinError};
 pub use topology::{detect, fallback, Core, NumaNode, Source, Topology};

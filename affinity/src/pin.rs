@@ -29,18 +29,33 @@ pub enum PinError {
 /// online CPUs, and answers `EINVAL` otherwise, which is reported as [`PinError::NotAllowed`].
 /// Only the calling thread changes; threads it spawns afterwards inherit the pin.
 pub fn pin_current_thread(cpu: usize) -> Result<(), PinError> {
-    let not_allowed = || PinError::NotAllowed {
+    pin_current_thread_to(&[cpu])
+}
+
+/// Lets the calling thread run on any of `cpus` and nowhere else: for a group of threads
+/// that share some CPUs and stay off the others (the RPC threads, away from the BLP).
+///
+/// An empty list, or one with a CPU at or above [`MAX_CPUS`], is refused as
+/// [`PinError::NotAllowed`] (naming the first CPU, or `MAX_CPUS` for an empty list); the
+/// kernel refuses a set with no usable CPU the same way. The kernel accepts a set of which
+/// only some CPUs are usable and runs the thread on those.
+pub fn pin_current_thread_to(cpus: &[usize]) -> Result<(), PinError> {
+    let first = cpus.first().copied().unwrap_or(MAX_CPUS);
+    let not_allowed = |cpu| PinError::NotAllowed {
         cpu,
         allowed: current_thread_cpus()
             .map_or_else(|_| "unknown".to_string(), |c| format_cpu_list(&c)),
     };
-    if cpu >= MAX_CPUS {
-        return Err(not_allowed());
+    if let Some(&cpu) = cpus.iter().find(|&&c| c >= MAX_CPUS) {
+        return Err(not_allowed(cpu));
     }
-    match sys::set_current_thread(cpu) {
+    if cpus.is_empty() {
+        return Err(not_allowed(first));
+    }
+    match sys::set_current_thread(cpus) {
         Ok(()) => Ok(()),
-        Err(e) if e.raw_os_error() == Some(libc_einval()) => Err(not_allowed()),
-        Err(source) => Err(PinError::Os { cpu, source }),
+        Err(e) if e.raw_os_error() == Some(libc_einval()) => Err(not_allowed(first)),
+        Err(source) => Err(PinError::Os { cpu: first, source }),
     }
 }
 
@@ -102,10 +117,12 @@ mod sys {
         }
     }
 
-    pub(super) fn set_current_thread(cpu: usize) -> io::Result<()> {
-        let words = words_for(cpu + 1);
+    pub(super) fn set_current_thread(cpus: &[usize]) -> io::Result<()> {
+        let words = words_for(cpus.iter().max().map_or(0, |c| c + 1));
         let mut mask: Vec<Word> = vec![0; words];
-        mask[cpu / WORD_BITS] |= 1 << (cpu % WORD_BITS);
+        for &cpu in cpus {
+            mask[cpu / WORD_BITS] |= 1 << (cpu % WORD_BITS);
+        }
         // SAFETY: `mask` is a readable buffer of exactly the size passed; pid 0 is the
         // calling thread.
         let rc = unsafe {
@@ -138,7 +155,7 @@ mod sys {
         Err(unsupported())
     }
 
-    pub(super) fn set_current_thread(_cpu: usize) -> io::Result<()> {
+    pub(super) fn set_current_thread(_cpus: &[usize]) -> io::Result<()> {
         Err(unsupported())
     }
 }

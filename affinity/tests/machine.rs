@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 
 use affinity::{
-    current_thread_cpus, detect, fallback, format_cpu_list, pin_current_thread, PinError, Source,
-    Topology, MAX_CPUS,
+    current_thread_cpus, detect, fallback, format_cpu_list, pin_current_thread,
+    pin_current_thread_to, PinError, Source, Topology, MAX_CPUS,
 };
 
 /// Every allowed CPU is in exactly one core and one NUMA node, and nothing else is.
@@ -268,4 +268,39 @@ fn partial_hwloc_child() {
         .iter()
         .all(|c| c.pus.len() == 1 && c.l2_bytes.is_none()));
     println!("partial-hwloc-child-checked");
+}
+
+#[test]
+fn a_thread_can_be_pinned_to_a_set_of_cpus() {
+    let allowed = current_thread_cpus().unwrap();
+    let set = allowed.clone();
+    let seen = std::thread::spawn(move || {
+        pin_current_thread_to(&set).unwrap();
+        current_thread_cpus().unwrap()
+    })
+    .join()
+    .unwrap();
+    assert_eq!(seen, allowed);
+    // A set of one is a plain pin; a set with an unusable CPU among usable ones runs
+    // on the usable ones.
+    let first = allowed[0];
+    let seen = std::thread::spawn(move || {
+        pin_current_thread_to(&[first, 4095]).unwrap();
+        current_thread_cpus().unwrap()
+    })
+    .join()
+    .unwrap();
+    assert_eq!(seen, vec![first]);
+}
+
+#[test]
+fn an_empty_or_unusable_set_is_not_allowed() {
+    let before = current_thread_cpus().unwrap();
+    for set in [&[][..], &[4095][..], &[0, MAX_CPUS][..]] {
+        match pin_current_thread_to(set) {
+            Err(PinError::NotAllowed { .. }) => {}
+            other => panic!("{set:?}: {other:?}"),
+        }
+        assert_eq!(current_thread_cpus().unwrap(), before, "{set:?}");
+    }
 }

@@ -156,10 +156,19 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         pb.inc(1);
     });
     pb.finish_and_clear();
-    let rpc_readers = (args.rpc_readers > 0).then(|| {
-        eprintln!("BLP against {} RPC readers...", args.rpc_readers);
-        readers::run(budget, args.rpc_readers, profile.blp.batch)
-    });
+    let rpc_readers = (args.rpc_readers > 0)
+        .then(|| {
+            eprintln!("BLP against {} RPC readers...", args.rpc_readers);
+            readers::run(
+                budget,
+                args.rpc_readers,
+                profile.blp.batch,
+                crate::rpc::RpcConfig::default().threads,
+                Some(profile.cores.blp),
+                &profile.cores.rpc,
+            )
+        })
+        .transpose()?;
 
     let duration = Duration::from_secs(args.duration.unwrap_or(if quick { 3 } else { 10 }));
     let run_e2e = |flood: bool| -> anyhow::Result<E2eReport> {

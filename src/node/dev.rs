@@ -155,6 +155,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
             }
             text
         })),
+        &profile.cores.rpc,
     )?;
     let mut last = Instant::now();
     let mut logged = pipeline.stats();

@@ -15,6 +15,7 @@
 
 use super::counters::{counters, PUBLISH_EVERY};
 use super::message::{Checked, Origin, Outcome, SealedBlock};
+use super::query::{reads_budget, Reads, Taken};
 use super::ring::{Consumer, Producer};
 use super::wait::{Doorbell, Idler, WaitStrategy};
 use crate::chain::{BlockContext, BlockError, Chain, TxError, VerifiedTransaction};
@@ -41,6 +42,8 @@ counters! {
         hold_full,
         /// Blocks sealed.
         blocks,
+        /// RPC reads served between batches.
+        reads,
         /// Transactions in those blocks.
         block_transactions,
         /// Nanoseconds spent working (not waiting).
@@ -300,17 +303,26 @@ fn take_batch(
 /// its operations.
 const PREFETCH_AHEAD: usize = 6;
 
-/// The BLP's state as RPC readers see it. The BLP thread holds the write lock while
-/// it works on a batch (at most `batch_max` transactions, or one seal) and releases it
-/// between batches with a fair unlock, which hands the lock to the readers waiting at
-/// that moment: a reader waits for at most one batch, and the BLP for at most the
-/// reads in progress (microseconds each). An ordinary unlock would let the BLP take the
-/// lock straight back under load and starve the readers. Empty once the BLP stopped.
+/// The BLP's state. The BLP thread holds the write lock while it works on a batch (at
+/// most `batch_max` transactions, or one seal) and releases it between batches. Live
+/// RPC reads do not take it: the BLP runs them itself between batches
+/// ([`super::query`]). Only detached readers (tools, tests) and the pipeline's own
+/// start and stop take it. Empty once the BLP stopped.
 pub type SharedBlp = Arc<RwLock<Option<Blp>>>;
+
+impl Drop for BlpStage {
+    /// However the BLP's loop ends (a stop, or a panic), no reader waits on it.
+    fn drop(&mut self) {
+        self.reads.close();
+    }
+}
 
 /// The BLP thread: its rings and its loop.
 pub struct BlpStage {
     pub blp: SharedBlp,
+    /// RPC reads to run between batches.
+    pub(crate) reads: Arc<Reads>,
+    pub(crate) taken_reads: Taken,
     /// `[producer][worker]`: each worker's results for each producer, in sequence
     /// order. A producer's transaction `seq` is in whichever worker it was routed to.
     pub(crate) inputs: Vec<Vec<Consumer<Checked>>>,
@@ -363,7 +375,13 @@ impl BlpStage {
                 }
                 due = next_slot(&blp.chain);
             }
-            let worked = taken > 0 || !outcomes.is_empty();
+            let read = self.reads.serve(
+                &blp.chain,
+                reads_budget(started.elapsed()),
+                &mut self.taken_reads,
+            );
+            blp.counts.reads += read as u64;
+            let worked = taken > 0 || !outcomes.is_empty() || read > 0;
             if worked {
                 blp.counts.busy_ns += started.elapsed().as_nanos() as u64;
             }
@@ -371,8 +389,7 @@ impl BlpStage {
                 self.counters.publish(&blp.counts);
                 last_publish = Instant::now();
             }
-            // Readers waiting now get their turn between batches.
-            RwLockWriteGuard::unlock_fair(guard);
+            drop(guard);
             self.send(&mut outcomes);
             if self.max_blocks.is_some_and(|m| sealed >= m) {
                 break;
@@ -385,14 +402,17 @@ impl BlpStage {
                     .min(Duration::from_millis(5));
                 let inputs = &self.inputs;
                 let next = &self.next;
+                let reads = &self.reads;
                 idler.idle(&self.bell, left, || {
-                    inputs
-                        .iter()
-                        .zip(next)
-                        .any(|(rings, &n)| holder_of(rings, n, 0).is_some())
+                    reads.pending()
+                        || inputs
+                            .iter()
+                            .zip(next)
+                            .any(|(rings, &n)| holder_of(rings, n, 0).is_some())
                 });
             }
         }
+        self.reads.close();
         let blp = self.lock().take().expect("the BLP is taken once");
         self.counters.publish(&blp.counts);
         self.stop.store(true, Ordering::Relaxed);

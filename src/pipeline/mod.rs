@@ -19,6 +19,7 @@ pub mod counters;
 pub mod dispatch;
 pub mod message;
 pub mod output;
+pub mod query;
 pub mod ring;
 pub mod verify;
 pub mod wait;
@@ -158,13 +159,15 @@ fn collect_stats(
     }
 }
 
-/// A running pipeline.
-/// Read access to the chain state while the pipeline runs. A read takes the lock
-/// that the BLP holds only while it works on one batch, so it waits for at most one
-/// batch, and the BLP for at most one read: keep reads short (copy out, then
-/// serialize outside).
+/// Read access to the chain state. While the pipeline runs, a read is run by the BLP
+/// itself between two batches (see [`query`]): the BLP never waits for a reader, and a
+/// reader waits for at most the batch in progress. Keep reads short: copy out what the
+/// answer needs. A detached reader (no pipeline) reads under the state's lock.
 #[derive(Clone)]
-pub struct StateReader(SharedBlp);
+pub struct StateReader {
+    blp: SharedBlp,
+    reads: Option<Arc<query::Reads>>,
+}
 
 /// The pipeline has stopped: there is no live state to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -174,30 +177,58 @@ pub struct Stopped;
 impl StateReader {
     /// A reader over `chain` with no pipeline behind it (tests, tools).
     pub fn detached(chain: Chain) -> StateReader {
-        StateReader(Arc::new(RwLock::new(Some(Blp::new(
-            chain,
-            BTreeSet::new(),
-        )))))
+        StateReader {
+            blp: Arc::new(RwLock::new(Some(Blp::new(chain, BTreeSet::new())))),
+            reads: None,
+        }
+    }
+    /// A reader over `chain` whose reads are queued on `reads`, for a thread that
+    /// plays the BLP's part (benches): it must serve them between its writes.
+    pub fn served(chain: Chain, reads: Arc<query::Reads>) -> StateReader {
+        StateReader {
+            reads: Some(reads),
+            ..StateReader::detached(chain)
+        }
     }
     /// Runs `f` with the state to change, under the write lock (the BLP's side, for
-    /// benches and tools that drive a detached state).
+    /// benches and tools that drive a detached state), then serves the reads queued
+    /// for a served reader, as the BLP does between batches.
     pub fn write<R>(&self, f: impl FnOnce(&mut Chain) -> R) -> Result<R, Stopped> {
-        let mut guard = self.0.write();
-        let r = guard.as_mut().map(|blp| f(&mut blp.chain)).ok_or(Stopped);
+        self.write_and_serve(f, &mut query::Taken::default())
+    }
+    /// As [`StateReader::write`], with room for the reads kept by the caller.
+    pub fn write_and_serve<R>(
+        &self,
+        f: impl FnOnce(&mut Chain) -> R,
+        taken: &mut query::Taken,
+    ) -> Result<R, Stopped> {
+        let mut guard = self.blp.write();
+        let blp = guard.as_mut().ok_or(Stopped)?;
+        let started = std::time::Instant::now();
+        let r = f(&mut blp.chain);
+        if let Some(reads) = &self.reads {
+            reads.serve(&blp.chain, query::reads_budget(started.elapsed()), taken);
+        }
         parking_lot::RwLockWriteGuard::unlock_fair(guard);
-        r
+        Ok(r)
     }
     /// Runs `f` on the current state (the pending state: the head block plus the
     /// transactions applied since).
-    pub fn read<R>(&self, f: impl FnOnce(&Chain) -> R) -> Result<R, Stopped> {
-        let guard = self.0.read();
-        guard.as_ref().map(|blp| f(&blp.chain)).ok_or(Stopped)
+    pub fn read<R: Send>(&self, f: impl FnOnce(&Chain) -> R + Send) -> Result<R, Stopped> {
+        match &self.reads {
+            Some(reads) => reads.run(f),
+            None => {
+                let guard = self.blp.read();
+                guard.as_ref().map(|blp| f(&blp.chain)).ok_or(Stopped)
+            }
+        }
     }
 }
 
 pub struct Pipeline {
     stop: Arc<AtomicBool>,
     state: SharedBlp,
+    reads: Arc<query::Reads>,
     blp: Option<JoinHandle<Blp>>,
     others: Vec<JoinHandle<()>>,
     server: Option<netio::Server>,
@@ -337,8 +368,11 @@ impl Pipeline {
             producing,
             config.pending_reserve,
         ))));
+        let reads = Arc::new(query::Reads::new(blp_bell.clone()));
         let stage = BlpStage {
             blp: state.clone(),
+            reads: reads.clone(),
+            taken_reads: query::Taken::default(),
             next: vec![0; producers],
             holder: vec![0; producers],
             inputs: blp_inputs,
@@ -407,6 +441,7 @@ impl Pipeline {
         Ok(Pipeline {
             stop,
             state,
+            reads,
             blp: Some(blp),
             others,
             server,
@@ -422,7 +457,10 @@ impl Pipeline {
 
     /// The chain state for readers (RPC): see [`StateReader`].
     pub fn state(&self) -> StateReader {
-        StateReader(self.state.clone())
+        StateReader {
+            blp: self.state.clone(),
+            reads: Some(self.reads.clone()),
+        }
     }
     /// Submits from inside the process (RPC, tests).
     pub fn submitter(&self) -> Submitter {

@@ -123,6 +123,20 @@ pub fn check(p: &Profile, topo: &Topology) -> Vec<Problem> {
     }
     check_cpu(&mut f, "cores.blp", p.cores.blp);
     check_cpu(&mut f, "cores.output", p.cores.output);
+    for &c in &p.cores.rpc {
+        check_cpu(&mut f, "cores.rpc", c);
+    }
+    if p.cores.rpc.is_empty() {
+        f.warn("cores.rpc", "empty: RPC threads are not pinned".into());
+    } else if p.cores.rpc.contains(&p.cores.blp) && p.cores.rpc.iter().any(|&c| c != p.cores.blp) {
+        f.warn(
+            "cores.rpc",
+            format!(
+                "includes the BLP's CPU {}: an RPC thread preempted there while it holds the state's read lock stalls the BLP",
+                p.cores.blp
+            ),
+        );
+    }
     if p.cores.ingest.is_empty() {
         f.warn(
             "cores.ingest",

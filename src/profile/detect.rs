@@ -2,7 +2,7 @@
 //!
 //! The layout follows the built-in profiles: on one or two cores every stage shares
 //! and blocks; from four cores up CPU 0 is left to the kernel (with the light output
-//! stage), the BLP and the network threads get cores of their own, and every other
+//! stage and the RPC threads), the BLP and the network threads get cores of their own, and every other
 //! core verifies, busy-spinning from eight cores up.
 
 use super::*;
@@ -31,6 +31,7 @@ pub fn detect(topo: &Topology) -> Profile {
                 verify: vec![cpus[0]],
                 blp: cpus[0],
                 output: cpus[0],
+                rpc: vec![cpus[0]],
             },
             1,
         ),
@@ -40,6 +41,7 @@ pub fn detect(topo: &Topology) -> Profile {
                 verify: cpus.clone(),
                 blp: cpus[n - 1],
                 output: cpus[0],
+                rpc: cpus[..n - 1].to_vec(),
             },
             1,
         ),
@@ -59,6 +61,7 @@ pub fn detect(topo: &Topology) -> Profile {
                     verify,
                     blp,
                     output: cpus[0],
+                    rpc: vec![cpus[0]],
                 },
                 ingest_threads,
             )

@@ -47,6 +47,10 @@ pub struct Cores {
     pub verify: Vec<usize>,
     pub blp: usize,
     pub output: usize,
+    /// The JSON-RPC server's threads may run on any of these (never the BLP's CPU, so
+    /// that a reader preempted while it holds the state's read lock is not holding up
+    /// the BLP on its own core).
+    pub rpc: Vec<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -179,7 +183,7 @@ impl Profile {
     pub fn describe_placement(&self) -> String {
         let list = |v: &[usize]| affinity::format_cpu_list(v);
         format!(
-            "profile {}: {} network thread(s) on CPUs {} ({:?} backend, sqpoll {}), {} verify workers on CPUs {} ({:?}, batch {}), BLP on CPU {}, output on CPU {}; rings {}/{}/{}; waits {:?}/{:?}/{:?}; freed memory {}",
+            "profile {}: {} network thread(s) on CPUs {} ({:?} backend, sqpoll {}), {} verify workers on CPUs {} ({:?}, batch {}), BLP on CPU {}, output on CPU {}, RPC on CPUs {}; rings {}/{}/{}; waits {:?}/{:?}/{:?}; freed memory {}",
             self.machine.name,
             self.ingest.threads,
             list(&self.cores.ingest),
@@ -191,6 +195,7 @@ impl Profile {
             self.verify.batch,
             self.cores.blp,
             self.cores.output,
+            list(&self.cores.rpc),
             self.rings.ingest,
             self.rings.checked,
             self.rings.outcome,

@@ -1,5 +1,5 @@
-//! The HTTP and WebSocket server (axum on a small tokio runtime of its own, on threads
-//! that are not pinned: they never run on the BLP's core by design of the profile).
+//! The HTTP and WebSocket server (axum on a small tokio runtime of its own, its threads
+//! kept to the profile's `cores.rpc`, off the BLP's core).
 //!
 //! * `POST /` (or `/rpc`): one request or a batch, answered in the body;
 //! * `GET /` or `/ws` with a WebSocket upgrade: requests and answers as text messages;
@@ -71,15 +71,31 @@ impl Drop for RpcServer {
     }
 }
 
-/// Binds `ctx.config.listen` and serves until the returned server is shut down.
-pub fn start(ctx: Context, extra: Option<ExtraMetrics>) -> anyhow::Result<RpcServer> {
+/// Binds `ctx.config.listen` and serves until the returned server is shut down. Every
+/// thread of the server runs on `cpus` (any of them) when the list is not empty.
+pub fn start(
+    ctx: Context,
+    extra: Option<ExtraMetrics>,
+    cpus: &[usize],
+) -> anyhow::Result<RpcServer> {
     let listener = std::net::TcpListener::bind(ctx.config.listen)
         .map_err(|e| anyhow::anyhow!("cannot listen for RPC on {}: {e}", ctx.config.listen))?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
+    let pin = {
+        let cpus: Arc<[usize]> = cpus.into();
+        move || {
+            if !cpus.is_empty() {
+                if let Err(e) = affinity::pin_current_thread_to(&cpus) {
+                    tracing::warn!("RPC thread not pinned: {e}");
+                }
+            }
+        }
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(ctx.config.threads.max(1))
         .thread_name("rpc")
+        .on_thread_start(pin.clone())
         .enable_all()
         .build()?;
     let app = App {
@@ -98,6 +114,7 @@ pub fn start(ctx: Context, extra: Option<ExtraMetrics>) -> anyhow::Result<RpcSer
     let thread = std::thread::Builder::new()
         .name("rpc-server".into())
         .spawn(move || {
+            pin();
             runtime.block_on(async move {
                 let listener = match tokio::net::TcpListener::from_std(listener) {
                     Ok(l) => l,
@@ -174,16 +191,35 @@ async fn http_call(State(app): State<App>, body: Body) -> Response {
             )
         }
     };
-    let Ok(text) = std::str::from_utf8(&bytes) else {
+    let Ok(text) = String::from_utf8(bytes.into()) else {
         return error_response(
             StatusCode::OK,
             &RpcError::new(code::PARSE_ERROR, "parse error: the request is not UTF-8"),
         );
     };
-    match dispatch::handle_text(&app.ctx, text) {
-        Some(answer) => json_response(StatusCode::OK, &answer),
-        None => StatusCode::NO_CONTENT.into_response(),
+    match call(&app, text).await {
+        Ok(Some(answer)) => json_response(StatusCode::OK, &answer),
+        Ok(None) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, &e),
     }
+}
+
+/// Runs `f`, which reads the state, on the runtime's blocking pool: a read waits for
+/// the BLP's batch in progress (see `pipeline::query`), and meanwhile the runtime's
+/// threads go on serving other connections. A panic in `f` becomes an internal error.
+async fn blocking<R: Send + 'static>(
+    f: impl FnOnce() -> R + Send + 'static,
+) -> Result<R, RpcError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        tracing::error!("an RPC call failed: {e}");
+        RpcError::new(code::INTERNAL_ERROR, "internal error (logged by the node)")
+    })
+}
+
+/// Answers one request text (a call, a batch or notifications).
+async fn call(app: &App, text: String) -> Result<Option<Value>, RpcError> {
+    let ctx = app.ctx.clone();
+    blocking(move || dispatch::handle_text(&ctx, &text)).await
 }
 
 async fn ws_or_hello(
@@ -209,10 +245,10 @@ async fn ws_or_hello(
 
 async fn session(app: App, mut socket: WebSocket, _slot: OwnedSemaphorePermit) {
     while let Some(Ok(msg)) = socket.recv().await {
-        let text = match &msg {
+        let text = match msg {
             Message::Text(t) => t.as_str().to_owned(),
-            Message::Binary(b) => match std::str::from_utf8(b) {
-                Ok(t) => t.to_owned(),
+            Message::Binary(b) => match String::from_utf8(b.into()) {
+                Ok(t) => t,
                 Err(_) => {
                     let e =
                         RpcError::new(code::PARSE_ERROR, "parse error: the message is not UTF-8");
@@ -230,14 +266,19 @@ async fn session(app: App, mut socket: WebSocket, _slot: OwnedSemaphorePermit) {
             Message::Close(_) => return,
             Message::Ping(_) | Message::Pong(_) => continue,
         };
-        if let Some(answer) = dispatch::handle_text(&app.ctx, &text) {
-            if socket
-                .send(Message::Text(answer.to_string().into()))
-                .await
-                .is_err()
-            {
-                return;
+        let answer = match call(&app, text).await {
+            Ok(Some(answer)) => answer,
+            Ok(None) => continue,
+            Err(e) => {
+                json!({"id": null, "jsonrpc": "2.0", "error": {"code": e.code, "message": e.message}})
             }
+        };
+        if socket
+            .send(Message::Text(answer.to_string().into()))
+            .await
+            .is_err()
+        {
+            return;
         }
     }
 }
@@ -246,22 +287,30 @@ async fn health(State(app): State<App>) -> Response {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let answer = app.ctx.state.read(|c| {
-        let d = c.store.dynamic();
-        let interval = c.store.global().parameters.block_interval.max(1) as u64;
-        let behind = now.saturating_sub(d.time.0 as u64);
-        json!({
-            "chain_id": c.chain_id().to_string(),
-            "head_block_num": d.head_block_number,
-            "head_block_id": d.head_block_id.to_string(),
-            "head_block_time": d.time,
-            "last_irreversible_block_num": d.last_irreversible_block_num,
-            "seconds_behind": behind,
-            "sync": if behind <= 3 * interval { "in_sync" } else { "behind" },
+    let ctx = app.ctx.clone();
+    let answer = blocking(move || {
+        ctx.state.read(|c| {
+            let d = c.store.dynamic();
+            let interval = c.store.global().parameters.block_interval.max(1) as u64;
+            let behind = now.saturating_sub(d.time.0 as u64);
+            json!({
+                "chain_id": c.chain_id().to_string(),
+                "head_block_num": d.head_block_number,
+                "head_block_id": d.head_block_id.to_string(),
+                "head_block_time": d.time,
+                "last_irreversible_block_num": d.last_irreversible_block_num,
+                "seconds_behind": behind,
+                "sync": if behind <= 3 * interval { "in_sync" } else { "behind" },
+            })
         })
-    });
+    })
+    .await;
     match answer {
-        Ok(v) => json_response(StatusCode::OK, &v),
+        Ok(Ok(v)) => json_response(StatusCode::OK, &v),
+        Ok(Err(e)) => error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &RpcError::new(code::INTERNAL_ERROR, e.to_string()),
+        ),
         Err(e) => error_response(
             StatusCode::SERVICE_UNAVAILABLE,
             &RpcError::new(code::INTERNAL_ERROR, e.to_string()),
@@ -276,13 +325,18 @@ async fn metrics(State(app): State<App>) -> Response {
         let _ = writeln!(out, "# TYPE carbyne_{name} {kind}");
         let _ = writeln!(out, "carbyne_{name} {v}");
     };
-    if let Ok((head, lib, pending)) = app.ctx.state.read(|c| {
-        (
-            c.head_block_num(),
-            c.last_irreversible_block_num(),
-            c.pending_count(),
-        )
-    }) {
+    let ctx = app.ctx.clone();
+    let heights = blocking(move || {
+        ctx.state.read(|c| {
+            (
+                c.head_block_num(),
+                c.last_irreversible_block_num(),
+                c.pending_count(),
+            )
+        })
+    })
+    .await;
+    if let Ok(Ok((head, lib, pending))) = heights {
         gauge("head_block_num", "Head block number.", "gauge", head as u64);
         gauge(
             "last_irreversible_block_num",

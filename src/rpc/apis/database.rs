@@ -8,21 +8,24 @@ use crate::protocol::ids::*;
 use crate::protocol::PublicKey;
 use crate::rpc::dispatch::Params;
 use crate::rpc::{Context, RpcError};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 pub fn call(ctx: &Context, method: &str, p: &Params) -> Option<Result<Value, RpcError>> {
     let limits = &ctx.config.limits;
-    let read = |f: &dyn Fn(&Chain) -> Value| ctx.state.read(f).map_err(RpcError::from);
     Some(match method {
-        "get_chain_id" => read(&|c| Value::String(c.chain_id().to_string())),
-        "get_dynamic_global_properties" => read(&|c| object_json("2.1.0", c.store.dynamic())),
-        "get_global_properties" => read(&|c| object_json("2.0.0", c.store.global())),
-        "get_chain_properties" => read(&|c| {
+        "get_chain_id" => read(ctx, |c| c.chain_id()).map(|id| Value::String(id.to_string())),
+        "get_dynamic_global_properties" => {
+            read(ctx, |c| with_id("2.1.0", c.store.dynamic())).map(|v| v())
+        }
+        "get_global_properties" => read(ctx, |c| with_id("2.0.0", c.store.global())).map(|v| v()),
+        "get_chain_properties" => read(ctx, |c| {
             c.store
                 .chain_property
                 .as_ref()
-                .map_or(Value::Null, |o| object_json("2.11.0", o))
-        }),
+                .map(|o| with_id("2.11.0", o))
+        })
+        .map(done),
         "get_config" => Ok(config()),
         "get_objects" => p
             .list::<String>(0, "object ids", limits.get_objects)
@@ -35,41 +38,49 @@ pub fn call(ctx: &Context, method: &str, p: &Params) -> Option<Result<Value, Rpc
                         })
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-                read(&|c| Value::Array(ids.iter().map(|id| object(c, *id)).collect()))
+                read(ctx, |c| ids.iter().map(|id| object(c, *id)).collect()).map(all)
             }),
         "get_account_by_name" => p.get::<String>(0, "account name").and_then(|name| {
-            read(&|c| {
+            read(ctx, |c| {
                 c.account_id_by_name(&name)
                     .and_then(|id| c.store.account(id))
-                    .map_or(Value::Null, to_json)
+                    .map(plain)
             })
+            .map(done)
         }),
         "get_accounts" | "lookup_account_names" => p
             .list::<String>(0, "account names or ids", limits.get_accounts)
             .and_then(|names| {
                 let by_name_only = method == "lookup_account_names";
-                read(&|c| {
+                read(ctx, |c| {
                     each(&names, |n| {
                         find_account(c, n, by_name_only)
                             .and_then(|id| c.store.account(id))
-                            .map(to_json)
+                            .map(plain)
                     })
                 })
+                .map(all)
             }),
         "lookup_accounts" => p.get::<String>(0, "lower bound name").and_then(|lower| {
             let limit = p.limit(1, limits.lookup_accounts)?;
-            read(&|c| {
+            read(ctx, |c| {
+                c.store
+                    .account_by_name
+                    .range(lower.clone()..)
+                    .take(limit)
+                    .map(|(name, id)| (name.clone(), *id))
+                    .collect::<Vec<_>>()
+            })
+            .map(|found| {
                 Value::Array(
-                    c.store
-                        .account_by_name
-                        .range(lower.clone()..)
-                        .take(limit)
+                    found
+                        .into_iter()
                         .map(|(name, id)| json!([name, id.to_string()]))
                         .collect(),
                 )
             })
         }),
-        "get_account_count" => read(&|c| Value::from(c.store.accounts.len() as u64)),
+        "get_account_count" => read(ctx, |c| c.store.accounts.len() as u64).map(Value::from),
         "get_account_balances" | "get_named_account_balances" => p
             .get::<String>(0, "account name or id")
             .and_then(|account| {
@@ -84,7 +95,7 @@ pub fn call(ctx: &Context, method: &str, p: &Params) -> Option<Result<Value, Rpc
                     )));
                 }
                 let by_name_only = method == "get_named_account_balances";
-                let found = ctx.state.read(|c| {
+                let found = read(ctx, |c| {
                     find_account(c, &account, by_name_only).map(|id| balances(c, id, &assets))
                 })?;
                 found.map(|b| to_json(&b)).ok_or_else(|| {
@@ -94,39 +105,75 @@ pub fn call(ctx: &Context, method: &str, p: &Params) -> Option<Result<Value, Rpc
         "is_public_key_registered" => p.get::<String>(0, "public key").and_then(|text| {
             // BitShares answers false for text that is not a key, not an error.
             match text.parse::<PublicKey>() {
-                Ok(key) => read(&|c| Value::Bool(c.key_id(&key).is_some())),
+                Ok(key) => read(ctx, |c| c.key_id(&key).is_some()).map(Value::Bool),
                 Err(_) => Ok(Value::Bool(false)),
             }
         }),
         "get_assets" | "lookup_asset_symbols" => p
             .list::<String>(0, "asset symbols or ids", limits.get_assets)
             .and_then(|names| {
-                read(&|c| {
+                read(ctx, |c| {
                     each(&names, |n| {
-                        asset_id(c, n).and_then(|id| c.store.asset(id)).map(to_json)
+                        asset_id(c, n).and_then(|id| c.store.asset(id)).map(plain)
                     })
                 })
+                .map(all)
             }),
         "list_assets" => p.get::<String>(0, "lower bound symbol").and_then(|lower| {
             let limit = p.limit(1, limits.list_assets)?;
-            read(&|c| {
-                Value::Array(
-                    c.store
-                        .asset_by_symbol
-                        .range(lower.clone()..)
-                        .take(limit)
-                        .filter_map(|(_, id)| c.store.asset(*id).map(to_json))
-                        .collect(),
-                )
+            read(ctx, |c| {
+                c.store
+                    .asset_by_symbol
+                    .range(lower.clone()..)
+                    .take(limit)
+                    .filter_map(|(_, id)| c.store.asset(*id).map(plain))
+                    .map(Some)
+                    .collect::<Vec<_>>()
             })
+            .map(all)
         }),
         _ => return None,
     })
 }
 
-/// One answer per name, in order: the object as JSON, or null when there is none.
-fn each(names: &[String], f: impl Fn(&str) -> Option<Value>) -> Value {
-    Value::Array(names.iter().map(|n| f(n).unwrap_or(Value::Null)).collect())
+/// Runs `f` on the state (on the BLP's thread, between batches: see
+/// `pipeline::query`). `f` only copies out what the answer needs; the JSON is built
+/// afterwards, on the RPC thread.
+fn read<R: Send>(ctx: &Context, f: impl FnOnce(&Chain) -> R + Send) -> Result<R, RpcError> {
+    ctx.state.read(f).map_err(RpcError::from)
+}
+
+/// An object copied out of the state, made into JSON later (off the BLP).
+type Later = Box<dyn FnOnce() -> Value + Send>;
+
+/// `object`, copied, for JSON as it serializes.
+fn plain<T: Serialize + Clone + Send + 'static>(object: &T) -> Later {
+    let object = object.clone();
+    Box::new(move || to_json(&object))
+}
+
+/// `object`, copied, for JSON with `id` added (rows that do not store their own id).
+fn with_id<T: Serialize + Clone + Send + 'static>(
+    id: impl std::fmt::Display + Send + 'static,
+    object: &T,
+) -> Later {
+    let object = object.clone();
+    Box::new(move || object_json(id, &object))
+}
+
+/// One copied object as JSON, or null.
+fn done(object: Option<Later>) -> Value {
+    object.map_or(Value::Null, |f| f())
+}
+
+/// Copied objects as a JSON array, null where there was none.
+fn all(objects: Vec<Option<Later>>) -> Value {
+    Value::Array(objects.into_iter().map(done).collect())
+}
+
+/// One answer per name, in order: the object, or none.
+fn each(names: &[String], f: impl Fn(&str) -> Option<Later>) -> Vec<Option<Later>> {
+    names.iter().map(|n| f(n)).collect()
 }
 
 /// The account named `s`, or (unless `by_name_only`) with id `s`.
@@ -182,27 +229,25 @@ fn balances(c: &Chain, account: AccountId, assets: &[AssetId]) -> Vec<Asset> {
         .collect()
 }
 
-/// The object with id `id` as JSON, or null when there is none (or its type is not
-/// served yet).
-fn object(c: &Chain, id: ObjectId) -> Value {
+/// The object with id `id`, copied, or none (also when its type is not served yet).
+fn object(c: &Chain, id: ObjectId) -> Option<Later> {
     let s = &c.store;
     let i = id.instance();
-    let json = |v: Option<Value>| v.unwrap_or(Value::Null);
     match (id.space(), id.type_id()) {
-        (1, 2) => json(s.accounts.get(i).map(to_json)),
-        (1, 3) => json(s.assets.get(i).map(to_json)),
-        (1, 5) => json(s.committee_members.get(i).map(to_json)),
-        (1, 6) => json(s.witnesses.get(i).map(to_json)),
-        (2, 0) if i == 0 => object_json(id, s.global()),
-        (2, 1) if i == 0 => object_json(id, s.dynamic()),
-        (2, 3) => json(s.asset_dynamic.get(i).map(|o| object_json(id, o))),
-        (2, 4) => json(s.bitassets.get(i).map(|o| object_json(id, o))),
-        (2, 5) => json(s.balances.get(i).map(|o| object_json(id, o))),
-        (2, 6) => json(s.account_stats.get(i).map(|o| object_json(id, o))),
-        (2, 8) => json(s.block_summaries.get(i).map(|o| object_json(id, o))),
-        (2, 11) if i == 0 => json(s.chain_property.as_ref().map(|o| object_json(id, o))),
-        (2, 12) if i == 0 => object_json(id, s.witness_schedule()),
-        _ => Value::Null,
+        (1, 2) => s.accounts.get(i).map(plain),
+        (1, 3) => s.assets.get(i).map(plain),
+        (1, 5) => s.committee_members.get(i).map(plain),
+        (1, 6) => s.witnesses.get(i).map(plain),
+        (2, 0) if i == 0 => Some(with_id(id, s.global())),
+        (2, 1) if i == 0 => Some(with_id(id, s.dynamic())),
+        (2, 3) => s.asset_dynamic.get(i).map(|o| with_id(id, o)),
+        (2, 4) => s.bitassets.get(i).map(|o| with_id(id, o)),
+        (2, 5) => s.balances.get(i).map(|o| with_id(id, o)),
+        (2, 6) => s.account_stats.get(i).map(|o| with_id(id, o)),
+        (2, 8) => s.block_summaries.get(i).map(|o| with_id(id, o)),
+        (2, 11) if i == 0 => s.chain_property.as_ref().map(|o| with_id(id, o)),
+        (2, 12) if i == 0 => Some(with_id(id, s.witness_schedule())),
+        _ => None,
     }
 }
 

@@ -1,7 +1,7 @@
 //! The methods, one module per API. Each reads the chain through the context's
-//! `StateReader`: the closure copies out what the answer needs (objects are cloned or
-//! turned into JSON values under the lock, which is held for microseconds), and
-//! nothing else happens while the BLP waits.
+//! `StateReader`, whose reads the BLP runs between batches: the closure only copies
+//! out what the answer needs (objects are cloned), and the JSON is built afterwards on
+//! the RPC thread, so a read costs the BLP as little as it can.
 
 pub mod database;
 pub mod login;
