@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 struct Node {
     child: Child,
     rpc: SocketAddr,
+    ingest: SocketAddr,
 }
 
 impl Drop for Node {
@@ -32,19 +33,27 @@ fn start_node() -> Node {
         .expect("the binary starts");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let deadline = Instant::now() + Duration::from_secs(60);
+    let mut ingest = None;
     let rpc = loop {
         assert!(Instant::now() < deadline, "no RPC address logged");
         let line = lines
             .next()
             .expect("the node logs its RPC address")
             .unwrap();
+        if let Some(rest) = line.split("ingest on ").nth(1) {
+            ingest = rest.split_whitespace().next().unwrap().parse().ok();
+        }
         if let Some(rest) = line.split("JSON-RPC on http://").nth(1) {
             break rest.split_whitespace().next().unwrap().parse().unwrap();
         }
     };
     // Keep draining the log so that the node never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    Node { child, rpc }
+    Node {
+        child,
+        rpc,
+        ingest: ingest.expect("the node logs its ingest address first"),
+    }
 }
 
 /// One HTTP/1.1 request; (status, body).
@@ -300,4 +309,209 @@ fn rpc_over_http_and_websocket() {
     assert!(metrics.contains("carbyne_head_block_num "), "{metrics}");
     assert!(metrics.contains("carbyne_rpc_calls_total "), "{metrics}");
     assert!(metrics.contains("carbyne_blp_blocks "), "{metrics}");
+}
+
+type Ws = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>;
+
+fn ws_send(ws: &mut Ws, request: Value) {
+    ws.send(tungstenite::Message::text(request.to_string()))
+        .unwrap();
+}
+
+fn ws_read(ws: &mut Ws) -> Value {
+    loop {
+        match ws.read().expect("a WebSocket message") {
+            tungstenite::Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
+            tungstenite::Message::Ping(_) | tungstenite::Message::Pong(_) => continue,
+            other => panic!("expected text, got {other:?}"),
+        }
+    }
+}
+
+/// The answer to request `id`, keeping the notices that arrive before it.
+fn ws_answer(ws: &mut Ws, id: u64, notices: &mut Vec<Value>) -> Value {
+    loop {
+        let m = ws_read(ws);
+        if m["method"] == "notice" {
+            notices.push(m);
+        } else {
+            assert_eq!(m["id"], id, "{m}");
+            return m;
+        }
+    }
+}
+
+/// A transfer of `amount` satoshis from `dev` to `to`, signed with the dev key for
+/// the node's chain and head, sent to its ingest port.
+fn send_transfer(node: &Node, to: &str, amount: i64) {
+    use carbyne::protocol::operations::TransferOperation;
+    use carbyne::protocol::{Asset, ChainId, Operation, SignedTransaction, TimePointSec};
+    use carbyne::protocol::{BlockId, Transaction};
+    let chain_id: ChainId = result(node, "get_chain_id", json!([]))
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let dgp = result(node, "get_dynamic_global_properties", json!([]));
+    let head: BlockId = dgp["head_block_id"].as_str().unwrap().parse().unwrap();
+    let time: TimePointSec = serde_json::from_value(dgp["time"].clone()).unwrap();
+    let id = |name: &str| {
+        let a = result(node, "get_account_by_name", json!([name]));
+        serde_json::from_value(a["id"].clone()).unwrap()
+    };
+    let trx = Transaction {
+        ref_block_num: (dgp["head_block_number"].as_u64().unwrap() & 0xffff) as u16,
+        ref_block_prefix: head.tapos_prefix(),
+        expiration: time.saturating_add(60),
+        operations: vec![Operation::Transfer(TransferOperation {
+            fee: Asset::core(10_000_000),
+            from: id("dev"),
+            to: id(to),
+            amount: Asset::core(amount),
+            memo: None,
+            extensions: Default::default(),
+        })],
+        extensions: Default::default(),
+    };
+    let mut signed = SignedTransaction {
+        trx,
+        signatures: vec![],
+        signer_keys: vec![],
+    };
+    signed.sign(&carbyne::chain::genesis::dev_key(), &chain_id);
+    let mut frame = Vec::new();
+    netio::encode_frame(&carbyne::protocol::codec::encode(&signed), &mut frame);
+    let mut s = TcpStream::connect(node.ingest).unwrap();
+    s.write_all(&frame).unwrap();
+    // The final answer: u32 length, u64 seq, u8 code (16: included), detail.
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).unwrap();
+    let mut answer = vec![0u8; u32::from_le_bytes(len) as usize];
+    s.read_exact(&mut answer).unwrap();
+    assert_eq!(
+        answer[8],
+        16,
+        "the transfer was not included: {}",
+        String::from_utf8_lossy(&answer[9..])
+    );
+}
+
+#[test]
+fn notices_for_every_block_and_for_a_subscribed_account() {
+    let node = start_node();
+    let (mut ws, _) = tungstenite::connect(format!("ws://{}/ws", node.rpc)).expect("a WebSocket");
+    let mut notices = Vec::new();
+    ws_send(
+        &mut ws,
+        json!({"id":1,"method":"call","params":["database","set_subscribe_callback",[7,false]]}),
+    );
+    assert_eq!(ws_answer(&mut ws, 1, &mut notices)["result"], Value::Null);
+    ws_send(
+        &mut ws,
+        json!({"id":2,"method":"call","params":[0,"set_block_applied_callback",[8]]}),
+    );
+    assert_eq!(ws_answer(&mut ws, 2, &mut notices)["result"], Value::Null);
+    ws_send(
+        &mut ws,
+        json!({"id":3,"method":"get_full_accounts","params":[["init1"],true]}),
+    );
+    let full = ws_answer(&mut ws, 3, &mut notices);
+    let entry = &full["result"][0];
+    assert_eq!(entry[0], "init1", "{full}");
+    assert_eq!(entry[1]["account"]["name"], "init1", "{full}");
+    assert!(entry[1]["statistics"]["owner"].is_string(), "{full}");
+    let start = result(&node, "get_account_balances", json!(["init1", ["1.3.0"]]))[0]["amount"]
+        .as_i64()
+        .unwrap();
+
+    send_transfer(&node, "init1", 12_345);
+
+    // Block notices keep coming, and one object notice shows init1's new balance.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut blocks = std::collections::BTreeSet::new();
+    let mut balance_seen = false;
+    while !(balance_seen && blocks.len() >= 3) {
+        assert!(Instant::now() < deadline, "notices so far: {notices:?}");
+        let m = notices.pop().unwrap_or_else(|| ws_read(&mut ws));
+        assert_eq!(m["method"], "notice", "{m}");
+        match m["params"][0].as_u64() {
+            Some(8) => {
+                let id = m["params"][1][0].as_str().expect("a block id").to_string();
+                // Carbyne's block ids are 32 bytes, the block number first.
+                assert!(
+                    id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+                    "{m}"
+                );
+                blocks.insert(id);
+            }
+            Some(7) => {
+                for object in m["params"][1][0].as_array().expect("changed objects") {
+                    if object["id"]
+                        .as_str()
+                        .is_some_and(|id| id.starts_with("2.5."))
+                        && object["asset_type"] == "1.3.0"
+                    {
+                        assert_eq!(object["balance"], start + 12_345, "{m}");
+                        balance_seen = true;
+                    }
+                }
+            }
+            _ => panic!("a notice for an unknown callback: {m}"),
+        }
+    }
+
+    // The same answer over HTTP, where subscribing is refused.
+    let full = result(&node, "get_full_accounts", json!([["init1"]]));
+    assert_eq!(
+        full[0][1]["balances"][0]["balance"],
+        start + 12_345,
+        "{full}"
+    );
+    let a = post(
+        &node,
+        &json!({"id":1,"method":"set_subscribe_callback","params":[1,false]}),
+    );
+    let (code, message) = error(&a);
+    assert_eq!(code, -32600);
+    assert!(message.contains("WebSocket"), "{message}");
+
+    // The per-connection cap: 1000 watched objects and accounts by default (init1 is
+    // one), then an error naming it.
+    for round in 0..10u64 {
+        let n = if round < 9 { 100 } else { 99 };
+        let ids: Vec<String> = (0..n)
+            .map(|i| format!("1.2.{}", 1000 + round * 100 + i))
+            .collect();
+        ws_send(
+            &mut ws,
+            json!({"id": 100 + round, "method":"get_objects","params":[ids]}),
+        );
+        let a = ws_answer(&mut ws, 100 + round, &mut notices);
+        assert!(a.get("error").is_none(), "{a}");
+    }
+    ws_send(
+        &mut ws,
+        json!({"id": 200, "method":"get_objects","params":[["1.2.0"]]}),
+    );
+    let a = ws_answer(&mut ws, 200, &mut notices);
+    let (code, message) = error(&a);
+    assert_eq!(code, -32602, "{a}");
+    assert!(message.contains("rpc.subscriptions_max"), "{message}");
+
+    // After cancel_all_subscriptions, no more notices.
+    ws_send(
+        &mut ws,
+        json!({"id": 300, "method":"cancel_all_subscriptions","params":[]}),
+    );
+    assert_eq!(ws_answer(&mut ws, 300, &mut notices)["result"], Value::Null);
+    notices.clear();
+    if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_mut() {
+        s.set_read_timeout(Some(Duration::from_millis(2500)))
+            .unwrap();
+    }
+    match ws.read() {
+        Err(_) => {}
+        Ok(m) => panic!("a message after cancel_all_subscriptions: {m:?}"),
+    }
 }

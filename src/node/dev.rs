@@ -131,16 +131,34 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         .map_err(anyhow::Error::msg)?;
     config.max_blocks = args.max_blocks;
     tracing::info!("placement: {}", profile.describe_placement());
-    let pipeline = Pipeline::start(chain, keys, config)?;
+    let mut pipeline = Pipeline::start(chain, keys, config)?;
     let counters = pipeline.counters();
+    let rpc_context = crate::rpc::Context::new(
+        pipeline.state(),
+        crate::rpc::RpcConfig {
+            listen: args.rpc_listen,
+            ..Default::default()
+        },
+    );
+    // Produced blocks go to the RPC sessions' notices (and are released: nothing else
+    // keeps them yet).
+    let hub = rpc_context.hub.clone();
+    let blocks = pipeline
+        .take_blocks()
+        .context("the pipeline's blocks were taken already")?;
+    let feed = std::thread::Builder::new()
+        .name("block-feed".into())
+        .spawn(move || {
+            for produced in blocks {
+                let header = &produced.block.header;
+                hub.publish(crate::rpc::subscribe::BlockEvent {
+                    number: header.block_num(),
+                    id: produced.block.id().to_string(),
+                });
+            }
+        })?;
     let rpc = crate::rpc::server::start(
-        crate::rpc::Context::new(
-            pipeline.state(),
-            crate::rpc::RpcConfig {
-                listen: args.rpc_listen,
-                ..Default::default()
-            },
-        ),
+        rpc_context,
         Some(std::sync::Arc::new(move || {
             let s = counters();
             let mut text = String::new();
@@ -185,6 +203,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
     }
     rpc.shutdown();
     pipeline.join()?;
+    let _ = feed.join();
     Ok(())
 }
 

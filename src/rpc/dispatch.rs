@@ -9,6 +9,7 @@
 //! no answer. Errors use the JSON-RPC codes in [`super::code`].
 
 use super::apis;
+use super::subscribe::Session;
 use super::{code, Context, RpcError};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
@@ -114,6 +115,11 @@ impl Params<'_> {
 /// Answers one request text (a request or a batch); `None` when nothing is owed (a
 /// notification, or a batch of them).
 pub fn handle_text(ctx: &Context, text: &str) -> Option<Value> {
+    handle_text_in(ctx, text, None)
+}
+
+/// As [`handle_text`], on a connection with subscriptions (a WebSocket session).
+pub fn handle_text_in(ctx: &Context, text: &str, session: Option<&Session>) -> Option<Value> {
     let request: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => {
@@ -144,15 +150,18 @@ pub fn handle_text(ctx: &Context, text: &str) -> Option<Value> {
                     ),
                 ));
             }
-            let answers: Vec<Value> = items.iter().filter_map(|r| handle_one(ctx, r)).collect();
+            let answers: Vec<Value> = items
+                .iter()
+                .filter_map(|r| handle_one(ctx, r, session))
+                .collect();
             (!answers.is_empty()).then_some(Value::Array(answers))
         }
-        single => handle_one(ctx, &single),
+        single => handle_one(ctx, &single, session),
     }
 }
 
 /// Answers one request object.
-pub fn handle_one(ctx: &Context, request: &Value) -> Option<Value> {
+pub fn handle_one(ctx: &Context, request: &Value, session: Option<&Session>) -> Option<Value> {
     let Some(obj) = request.as_object() else {
         return Some(error_answer(
             Value::Null,
@@ -160,7 +169,7 @@ pub fn handle_one(ctx: &Context, request: &Value) -> Option<Value> {
         ));
     };
     let id = obj.get("id").cloned();
-    let result = call(ctx, obj);
+    let result = call(ctx, obj, session);
     ctx.calls.fetch_add(1, Ordering::Relaxed);
     if result.is_err() {
         ctx.errors.fetch_add(1, Ordering::Relaxed);
@@ -176,7 +185,11 @@ fn error_answer(id: Value, e: &RpcError) -> Value {
     json!({"id": id, "jsonrpc": "2.0", "error": {"code": e.code, "message": e.message}})
 }
 
-fn call(ctx: &Context, obj: &serde_json::Map<String, Value>) -> Result<Value, RpcError> {
+fn call(
+    ctx: &Context,
+    obj: &serde_json::Map<String, Value>,
+    session: Option<&Session>,
+) -> Result<Value, RpcError> {
     let method = match obj.get("method") {
         Some(Value::String(m)) => m.as_str(),
         Some(_) => {
@@ -204,7 +217,7 @@ fn call(ctx: &Context, obj: &serde_json::Map<String, Value>) -> Result<Value, Rp
         }
     };
     if method != "call" {
-        return apis::call(ctx, "database", method, params);
+        return apis::call(ctx, session, "database", method, params);
     }
     let [api, method, args] = params.as_slice() else {
         return Err(RpcError::invalid_params(
@@ -227,7 +240,7 @@ fn call(ctx: &Context, obj: &serde_json::Map<String, Value>) -> Result<Value, Rp
         Value::Null => &[],
         _ => return Err(RpcError::invalid_params("call: the arguments are an array")),
     };
-    apis::call(ctx, api, method, args)
+    apis::call(ctx, session, api, method, args)
 }
 
 #[cfg(test)]

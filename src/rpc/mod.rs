@@ -4,14 +4,16 @@
 //! * [`dispatch`]: the wire format: `call` by API name or id, bare method names (the
 //!   database API), batch arrays, and the JSON-RPC error codes;
 //! * [`apis`]: the methods, one file per API, reading the chain through
-//!   [`StateReader`] (a read waits for at most one BLP batch and copies what it needs
-//!   out; serialization happens after the lock is released);
+//!   [`StateReader`] (the BLP runs a read between batches; it copies what it needs
+//!   out, and the JSON is built afterwards);
+//! * [`subscribe`]: WebSocket subscriptions and their `notice` pushes;
 //! * [`server`]: the axum server: `/` and `/ws` for calls, `/health`, `/metrics`, and
 //!   the request size and connection caps.
 
 pub mod apis;
 pub mod dispatch;
 pub mod server;
+pub mod subscribe;
 
 use crate::pipeline::{StateReader, Stopped};
 use serde::{Deserialize, Serialize};
@@ -64,6 +66,7 @@ pub struct MethodLimits {
     pub get_assets: u32,
     pub get_account_balances: u32,
     pub get_key_references: u32,
+    pub get_full_accounts: u32,
 }
 
 impl Default for MethodLimits {
@@ -76,6 +79,7 @@ impl Default for MethodLimits {
             get_assets: 100,
             get_account_balances: 100,
             get_key_references: 100,
+            get_full_accounts: 50,
         }
     }
 }
@@ -92,8 +96,10 @@ pub struct RpcConfig {
     pub connections_max: usize,
     /// Entries in one batch array at most.
     pub batch_max: usize,
-    /// Threads serving RPC (never the BLP's core: they are not pinned).
+    /// Threads serving RPC (on the hardware profile's `cores.rpc`).
     pub threads: usize,
+    /// Objects and accounts one WebSocket connection may watch at most.
+    pub subscriptions_max: usize,
     pub limits: MethodLimits,
 }
 
@@ -105,6 +111,7 @@ impl Default for RpcConfig {
             connections_max: 256,
             batch_max: 100,
             threads: 2,
+            subscriptions_max: 1000,
             limits: MethodLimits::default(),
         }
     }
@@ -118,6 +125,8 @@ pub struct Context {
     pub calls: AtomicU64,
     /// Calls answered with an error.
     pub errors: AtomicU64,
+    /// Applied blocks, for WebSocket sessions' notices (the node publishes).
+    pub hub: subscribe::Hub,
 }
 
 impl Context {
@@ -127,6 +136,7 @@ impl Context {
             config,
             calls: AtomicU64::new(0),
             errors: AtomicU64::new(0),
+            hub: subscribe::Hub::default(),
         }
     }
 }

@@ -11,6 +11,7 @@
 //! (`rpc.connections_max`: HTTP requests in progress plus WebSocket sessions) and the
 //! batch length (`rpc.batch_max`).
 
+use super::subscribe::{self, Session};
 use super::{code, dispatch, Context, RpcError};
 use axum::body::Body;
 use axum::extract::ws::{
@@ -27,7 +28,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
-use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{broadcast, oneshot, OwnedSemaphorePermit, Semaphore};
 
 /// More Prometheus text for `/metrics` (the node adds the pipeline's counters).
 pub type ExtraMetrics = Arc<dyn Fn() -> String + Send + Sync>;
@@ -197,7 +198,7 @@ async fn http_call(State(app): State<App>, body: Body) -> Response {
             &RpcError::new(code::PARSE_ERROR, "parse error: the request is not UTF-8"),
         );
     };
-    match call(&app, text).await {
+    match call(&app, text, None).await {
         Ok(Some(answer)) => json_response(StatusCode::OK, &answer),
         Ok(None) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, &e),
@@ -216,10 +217,15 @@ async fn blocking<R: Send + 'static>(
     })
 }
 
-/// Answers one request text (a call, a batch or notifications).
-async fn call(app: &App, text: String) -> Result<Option<Value>, RpcError> {
+/// Answers one request text (a call, a batch or notifications), on a WebSocket
+/// session's subscriptions if given.
+async fn call(
+    app: &App,
+    text: String,
+    session: Option<Arc<Session>>,
+) -> Result<Option<Value>, RpcError> {
     let ctx = app.ctx.clone();
-    blocking(move || dispatch::handle_text(&ctx, &text)).await
+    blocking(move || dispatch::handle_text_in(&ctx, &text, session.as_deref())).await
 }
 
 async fn ws_or_hello(
@@ -244,7 +250,38 @@ async fn ws_or_hello(
 }
 
 async fn session(app: App, mut socket: WebSocket, _slot: OwnedSemaphorePermit) {
-    while let Some(Ok(msg)) = socket.recv().await {
+    let subs = Arc::new(Session::default());
+    let mut blocks = app.ctx.hub.subscribe();
+    loop {
+        let msg = tokio::select! {
+            msg = socket.recv() => msg,
+            event = blocks.recv() => {
+                let event = match event {
+                    Ok(e) => e,
+                    // Fell behind: the next block's notice carries the latest state.
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => return,
+                };
+                if !subs.is_active() {
+                    continue;
+                }
+                let (ctx, s) = (app.ctx.clone(), subs.clone());
+                let Ok(notices) =
+                    blocking(move || subscribe::notices(&ctx, &s, &event)).await
+                else {
+                    continue;
+                };
+                for n in notices {
+                    if socket.send(Message::Text(n.to_string().into())).await.is_err() {
+                        return;
+                    }
+                }
+                continue;
+            }
+        };
+        let Some(Ok(msg)) = msg else {
+            return;
+        };
         let text = match msg {
             Message::Text(t) => t.as_str().to_owned(),
             Message::Binary(b) => match String::from_utf8(b.into()) {
@@ -266,7 +303,7 @@ async fn session(app: App, mut socket: WebSocket, _slot: OwnedSemaphorePermit) {
             Message::Close(_) => return,
             Message::Ping(_) | Message::Pong(_) => continue,
         };
-        let answer = match call(&app, text).await {
+        let answer = match call(&app, text, Some(subs.clone())).await {
             Ok(Some(answer)) => answer,
             Ok(None) => continue,
             Err(e) => {

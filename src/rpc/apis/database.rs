@@ -7,11 +7,17 @@ use crate::protocol::asset::Asset;
 use crate::protocol::ids::*;
 use crate::protocol::PublicKey;
 use crate::rpc::dispatch::Params;
+use crate::rpc::subscribe::Session;
 use crate::rpc::{Context, RpcError};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-pub fn call(ctx: &Context, method: &str, p: &Params) -> Option<Result<Value, RpcError>> {
+pub fn call(
+    ctx: &Context,
+    session: Option<&Session>,
+    method: &str,
+    p: &Params,
+) -> Option<Result<Value, RpcError>> {
     let limits = &ctx.config.limits;
     Some(match method {
         "get_chain_id" => read(ctx, |c| c.chain_id()).map(|id| Value::String(id.to_string())),
@@ -38,7 +44,39 @@ pub fn call(ctx: &Context, method: &str, p: &Params) -> Option<Result<Value, Rpc
                         })
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-                read(ctx, |c| ids.iter().map(|id| object(c, *id)).collect()).map(all)
+                let found = read(ctx, |c| ids.iter().map(|id| object(c, *id)).collect())?;
+                if let Some(session) = session {
+                    session.watch_objects(ctx, &ids)?;
+                }
+                Ok(all(found))
+            }),
+        "get_full_accounts" => p
+            .list::<String>(0, "account names or ids", limits.get_full_accounts)
+            .and_then(|names| {
+                let subscribe = p.opt::<bool>(1, "subscribe")?.unwrap_or(false);
+                p.at_most(2)?;
+                let found = read(ctx, |c| {
+                    names
+                        .iter()
+                        .filter_map(|n| full_account(c, n).map(|f| (n.clone(), f)))
+                        .collect::<Vec<_>>()
+                })?;
+                if subscribe {
+                    let session = session.ok_or_else(|| {
+                        RpcError::new(
+                            crate::rpc::code::INVALID_REQUEST,
+                            "get_full_accounts with subscribe needs a WebSocket connection: notices cannot be pushed over HTTP",
+                        )
+                    })?;
+                    let ids: Vec<AccountId> = found.iter().map(|(_, f)| f.id).collect();
+                    session.watch_accounts(ctx, &ids)?;
+                }
+                Ok(Value::Array(
+                    found
+                        .into_iter()
+                        .map(|(name, f)| json!([name, f.into_json()]))
+                        .collect(),
+                ))
             }),
         "get_account_by_name" => p.get::<String>(0, "account name").and_then(|name| {
             read(ctx, |c| {
@@ -144,7 +182,7 @@ fn read<R: Send>(ctx: &Context, f: impl FnOnce(&Chain) -> R + Send) -> Result<R,
 }
 
 /// An object copied out of the state, made into JSON later (off the BLP).
-type Later = Box<dyn FnOnce() -> Value + Send>;
+pub(crate) type Later = Box<dyn FnOnce() -> Value + Send>;
 
 /// `object`, copied, for JSON as it serializes.
 fn plain<T: Serialize + Clone + Send + 'static>(object: &T) -> Later {
@@ -229,8 +267,89 @@ fn balances(c: &Chain, account: AccountId, assets: &[AssetId]) -> Vec<Asset> {
         .collect()
 }
 
+/// An account's balance objects (2.5.x), by asset.
+pub(crate) fn balance_ids(c: &Chain, account: AccountId) -> Vec<AccountBalanceId> {
+    c.store
+        .balance_index
+        .get(account.0)
+        .map(|row| row.iter().map(|(_, b)| *b).collect())
+        .unwrap_or_default()
+}
+
+/// What `get_full_accounts` answers for one account, copied out of the state.
+struct FullAccount {
+    id: AccountId,
+    account: Later,
+    statistics: Option<Later>,
+    registrar_name: String,
+    referrer_name: String,
+    lifetime_referrer_name: String,
+    balances: Vec<Later>,
+    assets: Vec<String>,
+}
+
+impl FullAccount {
+    /// BitShares' shape. The lists for features whose objects do not exist yet
+    /// (orders, proposals, vesting balances, withdraw permissions, votes) are empty
+    /// because there are none on this chain.
+    fn into_json(self) -> Value {
+        json!({
+            "account": (self.account)(),
+            "statistics": done(self.statistics),
+            "registrar_name": self.registrar_name,
+            "referrer_name": self.referrer_name,
+            "lifetime_referrer_name": self.lifetime_referrer_name,
+            "votes": [],
+            "balances": self.balances.into_iter().map(|b| b()).collect::<Vec<_>>(),
+            "vesting_balances": [],
+            "limit_orders": [],
+            "call_orders": [],
+            "settle_orders": [],
+            "proposals": [],
+            "assets": self.assets,
+            "withdraws_from": [],
+            "withdraws_to": [],
+            "more_data_available": {
+                "balances": false, "vesting_balances": false, "limit_orders": false,
+                "call_orders": false, "settle_orders": false, "proposals": false,
+                "assets": false, "withdraws_from": false, "withdraws_to": false,
+            },
+        })
+    }
+}
+
+/// The account named (or with id) `name`, with what hangs off it.
+fn full_account(c: &Chain, name: &str) -> Option<FullAccount> {
+    let id = account_id(c, name)?;
+    let a = c.store.account(id)?;
+    let name_of = |id: AccountId| {
+        c.store
+            .account(id)
+            .map_or_else(|| id.to_string(), |a| a.name.clone())
+    };
+    Some(FullAccount {
+        id,
+        account: plain(a),
+        statistics: object(c, a.statistics.object_id()),
+        registrar_name: name_of(a.registrar),
+        referrer_name: name_of(a.referrer),
+        lifetime_referrer_name: name_of(a.lifetime_referrer),
+        balances: balance_ids(c, id)
+            .into_iter()
+            .filter_map(|b| object(c, b.object_id()))
+            .collect(),
+        assets: c
+            .store
+            .assets
+            .iter()
+            .filter(|(_, asset)| asset.issuer == id)
+            .map(|(_, asset)| asset.id.to_string())
+            .collect(),
+    })
+}
+
 /// The object with id `id`, copied, or none (also when its type is not served yet).
-fn object(c: &Chain, id: ObjectId) -> Option<Later> {
+pub(crate) fn object(c: &Chain, id: ObjectId) -> Option<Later> {
     let s = &c.store;
     let i = id.instance();
     match (id.space(), id.type_id()) {

@@ -7,18 +7,26 @@ pub mod database;
 pub mod login;
 
 use super::dispatch::Params;
+use super::subscribe::{self, Session};
 use super::{code, Context, RpcError};
 use serde::Serialize;
 use serde_json::Value;
 
 /// Calls `api.method(params)`.
-pub fn call(ctx: &Context, api: &str, method: &str, params: &[Value]) -> Result<Value, RpcError> {
+pub fn call(
+    ctx: &Context,
+    session: Option<&Session>,
+    api: &str,
+    method: &str,
+    params: &[Value],
+) -> Result<Value, RpcError> {
     let p = Params {
         method,
         values: params,
     };
     let answer = match api {
-        "database" => database::call(ctx, method, &p),
+        "database" => subscribe::call(session, method, &p)
+            .or_else(|| database::call(ctx, session, method, &p)),
         "login" => login::call(method, &p),
         "network_broadcast" | "history" | "block" | "asset" | "network_node" => None,
         other => {
