@@ -117,8 +117,11 @@ fn every_kind_of_transaction_is_answered_counted_and_applied_exactly() {
             vec![code::ACCEPTED, code::INCLUDED],
             "tag {t}"
         );
-        let (_, num) = &got[&t][1];
-        assert!(num.parse::<u32>().unwrap() >= 1, "block number {num}");
+        // In-process answers carry the block number and the index in the block.
+        let (_, detail) = &got[&t][1];
+        let (num, trx_num) = detail.split_once(' ').expect("BLOCK TRX");
+        assert!(num.parse::<u32>().unwrap() >= 1, "block number {detail}");
+        trx_num.parse::<u32>().expect("a transaction index");
     }
 
     let stats = pipeline.stats();

@@ -341,9 +341,15 @@ fn ws_answer(ws: &mut Ws, id: u64, notices: &mut Vec<Value>) -> Value {
     }
 }
 
-/// A transfer of `amount` satoshis from `dev` to `to`, signed with the dev key for
-/// the node's chain and head, sent to its ingest port.
-fn send_transfer(node: &Node, to: &str, amount: i64) {
+/// A transfer of `amount` satoshis from `from` (signed with `key`) to `to`, for the
+/// node's chain and head.
+fn signed_transfer(
+    node: &Node,
+    from: &str,
+    key: &carbyne::protocol::PrivateKey,
+    to: &str,
+    amount: i64,
+) -> carbyne::protocol::SignedTransaction {
     use carbyne::protocol::operations::TransferOperation;
     use carbyne::protocol::{Asset, ChainId, Operation, SignedTransaction, TimePointSec};
     use carbyne::protocol::{BlockId, Transaction};
@@ -364,8 +370,8 @@ fn send_transfer(node: &Node, to: &str, amount: i64) {
         ref_block_prefix: head.tapos_prefix(),
         expiration: time.saturating_add(60),
         operations: vec![Operation::Transfer(TransferOperation {
-            fee: Asset::core(10_000_000),
-            from: id("dev"),
+            fee: Asset::core(TRANSFER_FEE),
+            from: id(from),
             to: id(to),
             amount: Asset::core(amount),
             memo: None,
@@ -378,7 +384,16 @@ fn send_transfer(node: &Node, to: &str, amount: i64) {
         signatures: vec![],
         signer_keys: vec![],
     };
-    signed.sign(&carbyne::chain::genesis::dev_key(), &chain_id);
+    signed.sign(key, &chain_id);
+    signed
+}
+
+/// The fee the tests offer for a transfer: 100 CORE, above the default schedule's.
+const TRANSFER_FEE: i64 = 10_000_000;
+
+/// Sends a transfer from `dev` to the node's ingest port and waits for its block.
+fn send_transfer(node: &Node, to: &str, amount: i64) {
+    let signed = signed_transfer(node, "dev", &carbyne::chain::genesis::dev_key(), to, amount);
     let mut frame = Vec::new();
     netio::encode_frame(&carbyne::protocol::codec::encode(&signed), &mut frame);
     let mut s = TcpStream::connect(node.ingest).unwrap();
@@ -395,6 +410,86 @@ fn send_transfer(node: &Node, to: &str, amount: i64) {
         "the transfer was not included: {}",
         String::from_utf8_lossy(&answer[9..])
     );
+}
+
+#[test]
+fn transactions_broadcast_over_rpc() {
+    let node = start_node();
+    // Amounts outside the i32 range come as strings.
+    let balance = |name: &str| {
+        let a = &result(&node, "get_account_balances", json!([name, ["1.3.0"]]))[0]["amount"];
+        a.as_i64()
+            .or_else(|| a.as_str().and_then(|s| s.parse().ok()))
+            .unwrap()
+    };
+    let (dev_before, init3_before) = (balance("dev"), balance("init3"));
+
+    // Synchronous: the answer names the block and the position in it.
+    let dev_key = carbyne::chain::genesis::dev_key();
+    let t = signed_transfer(&node, "dev", &dev_key, "init3", 55_000);
+    let trx = serde_json::to_value(&t).unwrap();
+    let a = result(
+        &node,
+        "call",
+        json!([
+            "network_broadcast",
+            "broadcast_transaction_synchronous",
+            [trx]
+        ]),
+    );
+    assert_eq!(a["id"], t.trx.id().to_string(), "{a}");
+    assert!(a["block_num"].as_u64().unwrap() > 0, "{a}");
+    assert_eq!(a["trx_num"], 0, "{a}");
+    assert_eq!(a["trx"]["signatures"], trx["signatures"], "{a}");
+    assert_eq!(balance("init3"), init3_before + 55_000);
+    assert_eq!(balance("dev"), dev_before - 55_000 - TRANSFER_FEE);
+
+    // The same transaction again is a duplicate.
+    let again = post(
+        &node,
+        &json!({"id":2,"method":"call","params":[2,"broadcast_transaction",[trx]]}),
+    );
+    let (code, message) = error(&again);
+    assert_eq!(code, -32602, "{again}");
+    assert!(message.contains("duplicate"), "{message}");
+
+    // Asynchronous: null once applied to the pending state; then it lands in a block.
+    let t = signed_transfer(&node, "dev", &dev_key, "init3", 1_000);
+    let a = result(
+        &node,
+        "call",
+        json!(["network_broadcast", "broadcast_transaction", [t]]),
+    );
+    assert_eq!(a, Value::Null);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while balance("init3") != init3_before + 56_000 {
+        assert!(Instant::now() < deadline, "the transfer never landed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // Insufficient balance: the message names the account and the amounts.
+    let init4 = carbyne::chain::genesis::dev_witness_key(4);
+    let poor = balance("init4");
+    let t = signed_transfer(&node, "init4", &init4, "dev", poor + 1);
+    let a = post(
+        &node,
+        &json!({"id":3,"method":"call","params":["network_broadcast","broadcast_transaction",[t]]}),
+    );
+    let (code, message) = error(&a);
+    assert_eq!(code, -32602, "{a}");
+    assert!(
+        message.contains("insufficient balance") && message.contains("init4"),
+        "{message}"
+    );
+
+    // A malformed transaction is refused before it reaches the pipeline.
+    let a = post(
+        &node,
+        &json!({"id":4,"method":"call","params":["network_broadcast","broadcast_transaction",[{"ref_block_num":"x"}]]}),
+    );
+    let (code, message) = error(&a);
+    assert_eq!(code, -32602, "{a}");
+    assert!(message.contains("signed transaction"), "{message}");
 }
 
 #[test]

@@ -133,13 +133,19 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
     tracing::info!("placement: {}", profile.describe_placement());
     let mut pipeline = Pipeline::start(chain, keys, config)?;
     let counters = pipeline.counters();
-    let rpc_context = crate::rpc::Context::new(
+    let mut rpc_context = crate::rpc::Context::new(
         pipeline.state(),
         crate::rpc::RpcConfig {
             listen: args.rpc_listen,
             ..Default::default()
         },
     );
+    rpc_context.broadcaster = Some(crate::rpc::broadcast::Broadcaster::start(
+        pipeline.submitter(),
+        pipeline
+            .take_local_answers()
+            .context("the pipeline's local answers were taken already")?,
+    )?);
     // Produced blocks go to the RPC sessions' notices (and are released: nothing else
     // keeps them yet).
     let hub = rpc_context.hub.clone();

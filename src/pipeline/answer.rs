@@ -16,6 +16,8 @@ pub struct Answer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalAnswer {
     pub tag: u64,
+    /// A status code (`message::code`); for `INCLUDED` the detail is the block number
+    /// and the transaction's index in the block: `"BLOCK TRX"`.
     pub code: u8,
     pub detail: String,
 }

@@ -166,11 +166,15 @@ impl OutputStage {
         );
         self.seen.set_head_time(b.header.timestamp.0);
         let num = b.block_num.to_string().into_bytes();
-        for origin in &b.origins {
+        for (trx_num, origin) in b.origins.iter().enumerate() {
             answers.push(Answer {
                 origin: *origin,
                 code: code::INCLUDED,
-                detail: num.clone(),
+                // In-process submitters (RPC) also learn the position in the block.
+                detail: match origin {
+                    Origin::Ingest { .. } => num.clone(),
+                    Origin::Local { .. } => format!("{} {trx_num}", b.block_num).into_bytes(),
+                },
             });
         }
         local.included += b.origins.len() as u64;

@@ -11,6 +11,7 @@
 //!   the request size and connection caps.
 
 pub mod apis;
+pub mod broadcast;
 pub mod dispatch;
 pub mod server;
 pub mod subscribe;
@@ -127,6 +128,8 @@ pub struct Context {
     pub errors: AtomicU64,
     /// Applied blocks, for WebSocket sessions' notices (the node publishes).
     pub hub: subscribe::Hub,
+    /// Where `network_broadcast` submits (the node sets it; `None` refuses).
+    pub broadcaster: Option<std::sync::Arc<broadcast::Broadcaster>>,
 }
 
 impl Context {
@@ -137,6 +140,7 @@ impl Context {
             calls: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             hub: subscribe::Hub::default(),
+            broadcaster: None,
         }
     }
 }

@@ -28,7 +28,8 @@ pub fn call(
         "database" => subscribe::call(session, method, &p)
             .or_else(|| database::call(ctx, session, method, &p)),
         "login" => login::call(method, &p),
-        "network_broadcast" | "history" | "block" | "asset" | "network_node" => None,
+        "network_broadcast" => super::broadcast::call(ctx, method, &p),
+        "history" | "block" | "asset" | "network_node" => None,
         other => {
             return Err(RpcError::new(
                 code::METHOD_NOT_FOUND,
