@@ -6,8 +6,10 @@ need=()
 # libudev-dev: hwloc-sys links -ludev.
 # libfontconfig1-dev, libfreetype-dev, fonts-dejavu-core: the plot of `carbyne bench`
 # (plotters finds and renders a system font).
+# python3, python3-venv: the third-party client test (scripts/python-client.sh) puts
+# the Python `bitshares` package in a virtualenv.
 for pkg in pkg-config build-essential libhwloc-dev libudev-dev \
-  libfontconfig1-dev libfreetype-dev fonts-dejavu-core; do
+  libfontconfig1-dev libfreetype-dev fonts-dejavu-core python3 python3-venv; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then

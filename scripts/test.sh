@@ -10,3 +10,6 @@ cargo clippy --release --workspace --all-targets -- -D warnings
 cargo test --release --workspace --all-targets
 # The ring between pipeline stages, model-checked under loom (every interleaving).
 cargo test --release --features loom --lib pipeline::ring::loom_tests
+# A real third-party client: the Python `bitshares` package reads a dev node.
+cargo build --release --bin carbyne
+./scripts/python-client.sh
