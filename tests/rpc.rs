@@ -444,6 +444,43 @@ fn transactions_broadcast_over_rpc() {
     assert_eq!(balance("init3"), init3_before + 55_000);
     assert_eq!(balance("dev"), dev_before - 55_000 - TRANSFER_FEE);
 
+    // The block and the transaction, read back by number.
+    let num = a["block_num"].as_u64().unwrap();
+    let block = result(&node, "get_block", json!([num]));
+    assert_eq!(block["transaction_ids"], json!([a["id"]]), "{block}");
+    assert_eq!(block["transactions"][0]["signatures"], trx["signatures"]);
+    assert_eq!(block["block_id"].as_str().unwrap().len(), 64, "{block}");
+    assert!(
+        block["signing_key"].as_str().unwrap().starts_with("CBY"),
+        "{block}"
+    );
+    let header = result(&node, "get_block_header", json!([num]));
+    assert_eq!(header["previous"], block["previous"]);
+    assert_eq!(header["witness"], block["witness"]);
+    let got = result(&node, "get_transaction", json!([num, 0]));
+    assert_eq!(got["signatures"], trx["signatures"]);
+    let range = result(
+        &node,
+        "call",
+        json!(["block", "get_blocks", [num, num + 1]]),
+    );
+    assert!(!range.as_array().unwrap().is_empty(), "{range}");
+    assert_eq!(range[0]["block_id"], block["block_id"]);
+    assert_eq!(
+        result(&node, "get_block", json!([num + 1_000_000])),
+        Value::Null
+    );
+    let a2 = post(
+        &node,
+        &json!({"id":9,"method":"get_transaction","params":[num, 7]}),
+    );
+    assert!(error(&a2).1.contains("no index 7"), "{a2}");
+    let a2 = post(
+        &node,
+        &json!({"id":9,"method":"call","params":["block","get_blocks",[1, 1000]]}),
+    );
+    assert!(error(&a2).1.contains("rpc.limits.get_blocks"), "{a2}");
+
     // The same transaction again is a duplicate.
     let again = post(
         &node,

@@ -146,9 +146,10 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
             .take_local_answers()
             .context("the pipeline's local answers were taken already")?,
     )?);
-    // Produced blocks go to the RPC sessions' notices (and are released: nothing else
-    // keeps them yet).
+    // Produced blocks go to the RPC sessions' notices and the recent blocks the block
+    // methods answer from.
     let hub = rpc_context.hub.clone();
+    let recent = rpc_context.blocks.clone();
     let blocks = pipeline
         .take_blocks()
         .context("the pipeline's blocks were taken already")?;
@@ -161,6 +162,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
                     number: header.block_num(),
                     id: produced.block.id().to_string(),
                 });
+                recent.push(produced.block);
             }
         })?;
     let rpc = crate::rpc::server::start(

@@ -11,6 +11,7 @@
 //!   the request size and connection caps.
 
 pub mod apis;
+pub mod blocks;
 pub mod broadcast;
 pub mod dispatch;
 pub mod server;
@@ -68,6 +69,7 @@ pub struct MethodLimits {
     pub get_account_balances: u32,
     pub get_key_references: u32,
     pub get_full_accounts: u32,
+    pub get_blocks: u32,
 }
 
 impl Default for MethodLimits {
@@ -81,6 +83,7 @@ impl Default for MethodLimits {
             get_account_balances: 100,
             get_key_references: 100,
             get_full_accounts: 50,
+            get_blocks: 100,
         }
     }
 }
@@ -101,6 +104,10 @@ pub struct RpcConfig {
     pub threads: usize,
     /// Objects and accounts one WebSocket connection may watch at most.
     pub subscriptions_max: usize,
+    /// Recent blocks kept in memory for the block methods, at most this many blocks
+    /// and this many transactions in them (the newest block is always kept).
+    pub recent_blocks: usize,
+    pub recent_block_transactions: usize,
     pub limits: MethodLimits,
 }
 
@@ -113,6 +120,8 @@ impl Default for RpcConfig {
             batch_max: 100,
             threads: 2,
             subscriptions_max: 1000,
+            recent_blocks: 1200,
+            recent_block_transactions: 2_000_000,
             limits: MethodLimits::default(),
         }
     }
@@ -128,18 +137,26 @@ pub struct Context {
     pub errors: AtomicU64,
     /// Applied blocks, for WebSocket sessions' notices (the node publishes).
     pub hub: subscribe::Hub,
+    /// Recent blocks for the block methods (the node adds them as they are produced).
+    pub blocks: std::sync::Arc<blocks::RecentBlocks>,
     /// Where `network_broadcast` submits (the node sets it; `None` refuses).
     pub broadcaster: Option<std::sync::Arc<broadcast::Broadcaster>>,
 }
 
 impl Context {
     pub fn new(state: StateReader, config: RpcConfig) -> Context {
+        let (recent_blocks, recent_transactions) =
+            (config.recent_blocks, config.recent_block_transactions);
         Context {
             state,
             config,
             calls: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             hub: subscribe::Hub::default(),
+            blocks: std::sync::Arc::new(blocks::RecentBlocks::new(
+                recent_blocks,
+                recent_transactions,
+            )),
             broadcaster: None,
         }
     }

@@ -26,10 +26,12 @@ pub fn call(
     };
     let answer = match api {
         "database" => subscribe::call(session, method, &p)
+            .or_else(|| super::blocks::call(ctx, api, method, &p))
             .or_else(|| database::call(ctx, session, method, &p)),
+        "block" => super::blocks::call(ctx, api, method, &p),
         "login" => login::call(method, &p),
         "network_broadcast" => super::broadcast::call(ctx, method, &p),
-        "history" | "block" | "asset" | "network_node" => None,
+        "history" | "asset" | "network_node" => None,
         other => {
             return Err(RpcError::new(
                 code::METHOD_NOT_FOUND,

@@ -1,0 +1,226 @@
+//! Blocks and transactions by number: `get_block`, `get_block_header` and
+//! `get_transaction` (database API) and `get_blocks` (block API).
+//!
+//! The node keeps the most recent blocks it produced in memory for these
+//! ([`RecentBlocks`], fed by the node as blocks are produced), within
+//! `rpc.recent_blocks` blocks and `rpc.recent_block_transactions` transactions. A block
+//! older than that is answered with an error that says so: reading old blocks needs
+//! the block log, which is not built yet. A block number not produced yet is `null`,
+//! as in BitShares.
+
+use super::dispatch::Params;
+use super::{code, Context, RpcError};
+use crate::protocol::ids::WitnessId;
+use crate::protocol::SignedBlock;
+use parking_lot::Mutex;
+use serde_json::{json, Value};
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// The blocks kept for RPC, oldest first, in consecutive numbers.
+pub struct RecentBlocks {
+    inner: Mutex<Inner>,
+    blocks_max: usize,
+    transactions_max: usize,
+}
+
+#[derive(Default)]
+struct Inner {
+    blocks: VecDeque<Arc<SignedBlock>>,
+    transactions: usize,
+    /// The newest block number ever evicted (0: none).
+    evicted_up_to: u32,
+}
+
+impl RecentBlocks {
+    pub fn new(blocks_max: usize, transactions_max: usize) -> RecentBlocks {
+        RecentBlocks {
+            inner: Mutex::new(Inner::default()),
+            blocks_max: blocks_max.max(1),
+            transactions_max,
+        }
+    }
+
+    /// Keeps `block`, the successor of the newest kept, dropping the oldest beyond
+    /// the caps (the newest block is always kept).
+    pub fn push(&self, block: Arc<SignedBlock>) {
+        let mut s = self.inner.lock();
+        if let Some(last) = s.blocks.back() {
+            if block.header.block_num() != last.header.block_num() + 1 {
+                // A gap (cannot happen with one producer): start over from this one.
+                let n = last.header.block_num();
+                s.evicted_up_to = s.evicted_up_to.max(n);
+                s.blocks.clear();
+                s.transactions = 0;
+            }
+        }
+        s.transactions += block.transactions.len();
+        s.blocks.push_back(block);
+        while s.blocks.len() > 1
+            && (s.blocks.len() > self.blocks_max || s.transactions > self.transactions_max)
+        {
+            let old = s.blocks.pop_front().expect("more than one block");
+            s.transactions -= old.transactions.len();
+            s.evicted_up_to = old.header.block_num();
+        }
+    }
+
+    /// Block `num`: `Ok(None)` if it is not produced yet, an error if it is no longer
+    /// kept.
+    fn get(&self, method: &str, num: u32) -> Result<Option<Arc<SignedBlock>>, RpcError> {
+        let s = self.inner.lock();
+        if let Some(first) = s.blocks.front() {
+            let first_num = first.header.block_num();
+            if num >= first_num {
+                return Ok(s.blocks.get((num - first_num) as usize).cloned());
+            }
+        }
+        if num <= s.evicted_up_to {
+            return Err(RpcError::new(
+                code::INTERNAL_ERROR,
+                format!(
+                    "{method}: block {num} is older than the blocks this node keeps in memory (from {}; rpc.recent_blocks); reading older blocks needs the block log, which is not built yet",
+                    s.evicted_up_to + 1
+                ),
+            ));
+        }
+        Ok(None)
+    }
+}
+
+/// The block methods; `None` for any other method. `api` is `database` or `block`.
+pub fn call(ctx: &Context, api: &str, method: &str, p: &Params) -> Option<Result<Value, RpcError>> {
+    let blocks = &ctx.blocks;
+    Some(match (api, method) {
+        ("database", "get_block") => (|| {
+            let num = p.get::<u32>(0, "block number")?;
+            p.at_most(1)?;
+            match blocks.get(method, num)? {
+                Some(b) => block_json(ctx, &b),
+                None => Ok(Value::Null),
+            }
+        })(),
+        ("database", "get_block_header") => (|| {
+            let num = p.get::<u32>(0, "block number")?;
+            p.at_most(1)?;
+            Ok(blocks
+                .get(method, num)?
+                .map_or(Value::Null, |b| super::apis::to_json(&b.header)))
+        })(),
+        ("database", "get_transaction") => (|| {
+            let num = p.get::<u32>(0, "block number")?;
+            let index = p.get::<u32>(1, "transaction index in the block")?;
+            p.at_most(2)?;
+            let block = blocks.get(method, num)?.ok_or_else(|| {
+                RpcError::invalid_params(format!("{method}: block {num} does not exist yet"))
+            })?;
+            let trx = block.transactions.get(index as usize).ok_or_else(|| {
+                RpcError::invalid_params(format!(
+                    "{method}: block {num} has {} transaction(s), no index {index}",
+                    block.transactions.len()
+                ))
+            })?;
+            Ok(super::apis::to_json(trx))
+        })(),
+        ("block", "get_blocks") => (|| {
+            let from = p.get::<u32>(0, "first block number")?;
+            let to = p.get::<u32>(1, "last block number")?;
+            p.at_most(2)?;
+            let max = ctx.config.limits.get_blocks;
+            if to < from {
+                return Err(RpcError::invalid_params(format!(
+                    "{method}: the last block {to} is before the first {from}"
+                )));
+            }
+            if u64::from(to - from) + 1 > u64::from(max) {
+                return Err(RpcError::invalid_params(format!(
+                    "{method}: {} blocks exceed the maximum {max} (rpc.limits.get_blocks)",
+                    u64::from(to - from) + 1
+                )));
+            }
+            let mut out = Vec::new();
+            for num in from..=to {
+                match blocks.get(method, num)? {
+                    Some(b) => out.push(block_json(ctx, &b)?),
+                    None => break,
+                }
+            }
+            Ok(Value::Array(out))
+        })(),
+        _ => return None,
+    })
+}
+
+/// A block as BitShares answers it: the signed block with its id, its witness's
+/// signing key and its transactions' ids.
+fn block_json(ctx: &Context, b: &SignedBlock) -> Result<Value, RpcError> {
+    let witness: WitnessId = b.header.witness;
+    let signing_key = ctx.state.read(|c| {
+        c.store
+            .witnesses
+            .get(witness.0)
+            .map(|w| w.signing_key.to_string())
+    })?;
+    let mut v = super::apis::to_json(b);
+    if let Value::Object(fields) = &mut v {
+        fields.insert("block_id".into(), json!(b.header.id().to_string()));
+        fields.insert("signing_key".into(), json!(signing_key));
+        fields.insert(
+            "transaction_ids".into(),
+            Value::Array(
+                b.transactions
+                    .iter()
+                    .map(|t| json!(t.trx.id().to_string()))
+                    .collect(),
+            ),
+        );
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::BlockHeader;
+
+    fn block(num: u32, txs: usize) -> Arc<SignedBlock> {
+        // The block number is the number in the previous block's id, plus one.
+        let mut previous = [0u8; 32];
+        previous[..4].copy_from_slice(&(num - 1).to_be_bytes());
+        let header = BlockHeader {
+            previous: crate::protocol::BlockId(previous),
+            ..BlockHeader::default()
+        };
+        Arc::new(SignedBlock {
+            header,
+            witness_signature: crate::protocol::Signature([0; 64]),
+            transactions: vec![Default::default(); txs],
+        })
+    }
+
+    #[test]
+    fn keeps_the_newest_blocks_within_both_caps() {
+        let r = RecentBlocks::new(3, 10);
+        for n in 1..=5 {
+            r.push(block(n, 2));
+        }
+        assert!(r
+            .get("m", 1)
+            .unwrap_err()
+            .message
+            .contains("rpc.recent_blocks"));
+        assert!(r.get("m", 2).is_err());
+        for n in 3..=5 {
+            assert_eq!(r.get("m", n).unwrap().unwrap().header.block_num(), n);
+        }
+        assert!(r.get("m", 6).unwrap().is_none());
+        // The transaction cap: a block of 9 leaves room for no other.
+        r.push(block(6, 9));
+        assert!(r.get("m", 5).is_err());
+        assert_eq!(r.get("m", 6).unwrap().unwrap().transactions.len(), 9);
+        // One block over the cap on its own is still kept.
+        r.push(block(7, 50));
+        assert_eq!(r.get("m", 7).unwrap().unwrap().transactions.len(), 50);
+        assert!(r.get("m", 6).is_err());
+    }
+}
