@@ -15,7 +15,8 @@ log="$data/node.log"
 ./target/release/carbyne node --dev --rpc-listen 127.0.0.1:0 --ingest-listen 127.0.0.1:0 \
   --data-dir "$data/data" >"$log" 2>&1 &
 node=$!
-trap 'kill $node 2>/dev/null; wait $node 2>/dev/null; rm -rf "$data"' EXIT
+# Stop the node however the script ends, keeping the script's own exit status.
+trap 'st=$?; kill $node 2>/dev/null; wait $node 2>/dev/null || true; rm -rf "$data"; exit $st' EXIT
 addr=""
 for _ in $(seq 1 100); do
   addr=$(sed -n 's/.*JSON-RPC on http:\/\/\([0-9.:]*\).*/\1/p' "$log" | head -1)
