@@ -7,8 +7,9 @@
 //!   `get_objects` returns are watched, and so are the accounts that
 //!   `get_full_accounts` is asked to subscribe to (the account, its statistics and its
 //!   balances). After each block, `[cb, [[OBJECT, ...]]]` carries every watched
-//!   object whose JSON changed in it (an object that disappeared is sent as its id;
-//!   the first block after an object is watched sends its state then);
+//!   object whose JSON changed in it (an object that disappeared is sent as its id,
+//!   one that does not exist yet is not sent; the first block after an object is
+//!   watched sends its state then);
 //! * `cancel_all_subscriptions()` ends them all.
 //!
 //! Changes are found by comparing each watched object's JSON after every block with
@@ -205,7 +206,14 @@ pub fn notices(ctx: &Context, session: &Session, event: &BlockEvent) -> Vec<Valu
     let mut changed = Vec::new();
     let mut s = session.0.lock();
     for (id, object) in current {
+        let gone = object.is_none();
         let now = object.map_or_else(|| Value::String(id.to_string()), |o| o());
+        if gone && !s.last.contains_key(&id) {
+            // Never seen: nothing disappeared. Remembered, so that nothing is sent
+            // until it exists.
+            s.last.insert(id, now);
+            continue;
+        }
         if s.last.get(&id) != Some(&now) {
             s.last.insert(id, now.clone());
             changed.push(now);
@@ -243,4 +251,50 @@ fn watched(
 
 fn notice(cb: u64, args: Value) -> Value {
     json!({"method": "notice", "params": [cb, args]})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::StateReader;
+    use crate::rpc::RpcConfig;
+    use crate::test_utils::DevChain;
+
+    #[test]
+    fn watched_objects_are_sent_when_they_change_and_missing_ones_never() {
+        let ctx = Context::new(
+            StateReader::detached(DevChain::new().chain),
+            RpcConfig::default(),
+        );
+        let session = Session::default();
+        let values = [json!(7), json!(false)];
+        let p = Params {
+            method: "set_subscribe_callback",
+            values: &values,
+        };
+        assert_eq!(call(Some(&session), p.method, &p).unwrap(), Ok(Value::Null));
+        let ids: Vec<ObjectId> = ["2.1.0", "1.2.9999"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        session.watch_objects(&ctx, &ids).unwrap();
+        let event = BlockEvent {
+            number: 1,
+            id: "00".repeat(32),
+        };
+        // First block: the existing object's state; the missing one is not sent.
+        let n = notices(&ctx, &session, &event);
+        assert_eq!(n.len(), 1, "{n:?}");
+        let changed = n[0]["params"][1][0].as_array().unwrap();
+        assert_eq!(changed.len(), 1, "{n:?}");
+        assert_eq!(changed[0]["id"], "2.1.0");
+        // Nothing changed since: nothing to send.
+        assert!(notices(&ctx, &session, &event).is_empty());
+        // A change is sent.
+        ctx.state
+            .write(|c| c.store.modify_dynamic(|d| d.head_block_number += 1))
+            .unwrap();
+        let n = notices(&ctx, &session, &event);
+        assert_eq!(n[0]["params"][1][0][0]["id"], "2.1.0", "{n:?}");
+    }
 }
