@@ -181,7 +181,8 @@ pub fn handle_one(ctx: &Context, request: &Value, session: Option<&Session>) -> 
     })
 }
 
-fn error_answer(id: Value, e: &RpcError) -> Value {
+/// The error answer to request `id` (`null` when it is not known).
+pub fn error_answer(id: Value, e: &RpcError) -> Value {
     json!({"id": id, "jsonrpc": "2.0", "error": {"code": e.code, "message": e.message}})
 }
 

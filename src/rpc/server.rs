@@ -152,10 +152,7 @@ fn json_response(status: StatusCode, v: &Value) -> Response {
 }
 
 fn error_response(status: StatusCode, e: &RpcError) -> Response {
-    json_response(
-        status,
-        &json!({"id": null, "jsonrpc": "2.0", "error": {"code": e.code, "message": e.message}}),
-    )
+    json_response(status, &dispatch::error_answer(Value::Null, e))
 }
 
 /// A connection slot, or the error that names the cap.
@@ -289,7 +286,7 @@ async fn session(app: App, mut socket: WebSocket, _slot: OwnedSemaphorePermit) {
                 Err(_) => {
                     let e =
                         RpcError::new(code::PARSE_ERROR, "parse error: the message is not UTF-8");
-                    let v = json!({"id": null, "jsonrpc": "2.0", "error": {"code": e.code, "message": e.message}});
+                    let v = dispatch::error_answer(Value::Null, &e);
                     if socket
                         .send(Message::Text(v.to_string().into()))
                         .await
@@ -306,9 +303,7 @@ async fn session(app: App, mut socket: WebSocket, _slot: OwnedSemaphorePermit) {
         let answer = match call(&app, text, Some(subs.clone())).await {
             Ok(Some(answer)) => answer,
             Ok(None) => continue,
-            Err(e) => {
-                json!({"id": null, "jsonrpc": "2.0", "error": {"code": e.code, "message": e.message}})
-            }
+            Err(e) => dispatch::error_answer(Value::Null, &e),
         };
         if socket
             .send(Message::Text(answer.to_string().into()))

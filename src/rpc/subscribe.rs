@@ -133,6 +133,14 @@ fn check_cap(ctx: &Context, have: usize, adding: usize) -> Result<(), RpcError> 
     Ok(())
 }
 
+/// The error for a subscribing call made over HTTP.
+pub fn needs_websocket(what: &str) -> RpcError {
+    RpcError::new(
+        code::INVALID_REQUEST,
+        format!("{what} needs a WebSocket connection: notices cannot be pushed over HTTP"),
+    )
+}
+
 /// The subscription methods of the database API; `None` for any other method.
 /// `session` is `None` over HTTP, where they are refused.
 pub fn call(
@@ -140,12 +148,7 @@ pub fn call(
     method: &str,
     p: &Params,
 ) -> Option<Result<Value, RpcError>> {
-    let needs_ws = || {
-        RpcError::new(
-            code::INVALID_REQUEST,
-            format!("{method} needs a WebSocket connection: notices cannot be pushed over HTTP"),
-        )
-    };
+    let needs_ws = || needs_websocket(method);
     Some(match method {
         "set_subscribe_callback" => (|| {
             let s = session.ok_or_else(needs_ws)?;

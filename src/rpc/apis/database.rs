@@ -63,10 +63,7 @@ pub fn call(
                 })?;
                 if subscribe {
                     let session = session.ok_or_else(|| {
-                        RpcError::new(
-                            crate::rpc::code::INVALID_REQUEST,
-                            "get_full_accounts with subscribe needs a WebSocket connection: notices cannot be pushed over HTTP",
-                        )
+                        crate::rpc::subscribe::needs_websocket("get_full_accounts with subscribe")
                     })?;
                     let ids: Vec<AccountId> = found.iter().map(|(_, f)| f.id).collect();
                     session.watch_accounts(ctx, &ids)?;
