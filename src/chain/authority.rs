@@ -151,6 +151,33 @@ impl Chain {
             }
         }
         let keys = &buf[..count];
+        let state = self.satisfy(required, keys)?;
+        // Surplus: an unregistered key, or a registered one no authority needed.
+        if let Some(i) = unregistered {
+            return Err(TxError::IrrelevantSignature {
+                key: signers[i].key.to_string(),
+            });
+        }
+        if let Some(unused) = state.first_unused() {
+            let key = self
+                .store
+                .keys
+                .get(keys[unused].0 as u64)
+                .copied()
+                .unwrap_or_default();
+            return Err(TxError::IrrelevantSignature {
+                key: key.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Walks `required` with the signing `keys`; the state tells which keys were used.
+    fn satisfy<'s>(
+        &'s self,
+        required: &RequiredAuthorities,
+        keys: &'s [KeyId],
+    ) -> Result<SignState<'s>, TxError> {
         let max_depth = self.store.global().parameters.max_authority_depth;
         let mut state = SignState::new(&self.store, keys, max_depth);
         for &account in &required.owner {
@@ -174,24 +201,84 @@ impl Chain {
                 return Err(missing(self, account, "active"));
             }
         }
-        // Surplus: an unregistered key, or a registered one no authority needed.
-        if let Some(i) = unregistered {
-            return Err(TxError::IrrelevantSignature {
-                key: signers[i].key.to_string(),
-            });
+        Ok(state)
+    }
+
+    /// The smallest subset of `available` whose signatures satisfy `required` with
+    /// none surplus (`get_required_signatures`). Unregistered keys can satisfy nothing
+    /// and are left out; so are keys beyond the per-transaction signature maximum.
+    pub fn required_signatures(
+        &self,
+        required: &RequiredAuthorities,
+        available: &[crate::protocol::PublicKey],
+    ) -> Result<Vec<crate::protocol::PublicKey>, TxError> {
+        if required.active.contains(&AccountId::COMMITTEE)
+            || required.owner.contains(&AccountId::COMMITTEE)
+        {
+            return Err(TxError::CommitteeNeedsProposal);
         }
-        if let Some(unused) = state.first_unused() {
-            let key = self
-                .store
-                .keys
-                .get(keys[unused].0 as u64)
-                .copied()
-                .unwrap_or_default();
-            return Err(TxError::IrrelevantSignature {
-                key: key.to_string(),
-            });
+        let mut keys: Vec<KeyId> = Vec::new();
+        for key in available {
+            if let Some(id) = self.key_id(key) {
+                if !keys.contains(&id) && keys.len() < SIGNATURES_PER_TRANSACTION_MAX {
+                    keys.push(id);
+                }
+            }
         }
-        Ok(())
+        self.satisfy(required, &keys)?;
+        // Drop each key the rest can do without. What remains is minimal, so every
+        // key in it is used (an unused key could have been dropped).
+        let mut i = 0;
+        while i < keys.len() {
+            let mut without = keys.clone();
+            without.remove(i);
+            if self.satisfy(required, &without).is_ok() {
+                keys = without;
+            } else {
+                i += 1;
+            }
+        }
+        Ok(keys.iter().filter_map(|k| self.key_by_id(*k)).collect())
+    }
+
+    /// Every key that could take part in satisfying `required`: the keys of the
+    /// required accounts' active and owner authorities and, down to
+    /// `max_authority_depth`, of the accounts those authorities name
+    /// (`get_potential_signatures`). Sorted, without duplicates.
+    pub fn potential_signatures(
+        &self,
+        required: &RequiredAuthorities,
+    ) -> Vec<crate::protocol::PublicKey> {
+        let max_depth = self.store.global().parameters.max_authority_depth;
+        let mut keys: Vec<KeyId> = Vec::new();
+        let mut seen: Vec<AccountId> = Vec::new();
+        let mut frontier: Vec<AccountId> = required
+            .owner
+            .iter()
+            .chain(required.active.iter())
+            .copied()
+            .collect();
+        for _ in 0..=max_depth {
+            let mut next = Vec::new();
+            for account in frontier {
+                if seen.contains(&account) {
+                    continue;
+                }
+                seen.push(account);
+                let Some(obj) = self.store.account(account) else {
+                    continue;
+                };
+                for auth in [&obj.active_compiled, &obj.owner_compiled] {
+                    keys.extend(auth.keys.iter().map(|(k, _)| *k));
+                    next.extend(auth.accounts.iter().map(|(a, _)| *a));
+                }
+            }
+            frontier = next;
+        }
+        let mut out: Vec<_> = keys.iter().filter_map(|k| self.key_by_id(*k)).collect();
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// Registers every key of `auth` and returns its compiled form.

@@ -70,6 +70,7 @@ pub struct MethodLimits {
     pub get_key_references: u32,
     pub get_full_accounts: u32,
     pub get_blocks: u32,
+    pub get_required_fees: u32,
 }
 
 impl Default for MethodLimits {
@@ -84,6 +85,7 @@ impl Default for MethodLimits {
             get_key_references: 100,
             get_full_accounts: 50,
             get_blocks: 100,
+            get_required_fees: 100,
         }
     }
 }

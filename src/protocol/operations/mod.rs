@@ -179,6 +179,10 @@ macro_rules! operations {
             pub fn fee(&self) -> Asset {
                 match self { $( Operation::$variant(o) => o.fee, )* }
             }
+            /// Sets the fee offered (wallets fill it in from `get_required_fees`).
+            pub fn set_fee(&mut self, fee: Asset) {
+                match self { $( Operation::$variant(o) => o.fee = fee, )* }
+            }
             pub fn fee_payer(&self) -> AccountId {
                 match self { $( Operation::$variant(o) => o.fee_payer(), )* }
             }

@@ -167,8 +167,112 @@ pub fn call(
             })
             .map(all)
         }),
+        "get_required_fees" => p
+            .list::<crate::protocol::Operation>(0, "operations", limits.get_required_fees)
+            .and_then(|ops| {
+                let asset = p.opt::<String>(1, "fee asset symbol or id")?;
+                p.at_most(2)?;
+                let asset = asset.unwrap_or_else(|| "1.3.0".into());
+                let fees = read(ctx, |c| required_fees(c, &ops, &asset))??;
+                Ok(to_json(&fees))
+            }),
+        "get_required_signatures" => p
+            .get::<crate::protocol::Transaction>(0, "transaction")
+            .and_then(|trx| {
+                let available: Vec<PublicKey> = p.get(1, "available public keys")?;
+                p.at_most(2)?;
+                let required = trx.required_authorities();
+                read(ctx, |c| c.required_signatures(&required, &available))?
+                    .map(|keys| to_json(&keys))
+                    .map_err(|e| RpcError::invalid_params(format!("{method}: {e}")))
+            }),
+        "get_potential_signatures" => p
+            .get::<crate::protocol::Transaction>(0, "transaction")
+            .and_then(|trx| {
+                p.at_most(1)?;
+                let required = trx.required_authorities();
+                read(ctx, |c| c.potential_signatures(&required)).map(|keys| to_json(&keys))
+            }),
+        "verify_authority" => p
+            .get::<crate::protocol::SignedTransaction>(0, "signed transaction")
+            .and_then(|signed| {
+                p.at_most(1)?;
+                let chain_id = read(ctx, |c| c.chain_id())?;
+                let signers = checked_signers(&signed, &chain_id)
+                    .map_err(|e| RpcError::invalid_params(format!("{method}: {e}")))?;
+                let required = signed.trx.required_authorities();
+                read(ctx, |c| c.verify_authority(&required, &signers))?
+                    .map(|()| Value::Bool(true))
+                    .map_err(|e| RpcError::invalid_params(format!("{method}: {e}")))
+            }),
+        "get_transaction_hex" => p
+            .get::<crate::protocol::SignedTransaction>(0, "signed transaction")
+            .and_then(|signed| {
+                p.at_most(1)?;
+                let bytes = borsh::to_vec(&signed).map_err(|e| {
+                    RpcError::invalid_params(format!("{method}: cannot encode: {e}"))
+                })?;
+                Ok(Value::String(hex::encode(bytes)))
+            }),
         _ => return None,
     })
+}
+
+/// The fee each operation needs, in `asset` (the core fee converted at the asset's
+/// `core_exchange_rate`, rounded up so that it covers the core fee).
+fn required_fees(
+    c: &Chain,
+    ops: &[crate::protocol::Operation],
+    asset: &str,
+) -> Result<Vec<Asset>, RpcError> {
+    let asset_id = asset_id(c, asset)
+        .filter(|id| c.store.asset(*id).is_some())
+        .ok_or_else(|| {
+            RpcError::invalid_params(format!("get_required_fees: no asset {asset:?}"))
+        })?;
+    ops.iter()
+        .enumerate()
+        .map(|(i, op)| {
+            let core = c.required_fee(op).map_err(|e| {
+                RpcError::invalid_params(format!("get_required_fees: operation {i}: {e}"))
+            })?;
+            if asset_id == AssetId::CORE {
+                return Ok(Asset::core(core));
+            }
+            let rate = &c
+                .store
+                .asset(asset_id)
+                .expect("checked above")
+                .options
+                .core_exchange_rate;
+            rate.mul_round_up(Asset::core(core)).map_err(|e| {
+                RpcError::invalid_params(format!("get_required_fees: operation {i}: {e}"))
+            })
+        })
+        .collect()
+}
+
+/// The transaction's signer keys, each checked against its signature (on the RPC
+/// thread: the BLP never verifies signatures).
+fn checked_signers(
+    signed: &crate::protocol::SignedTransaction,
+    chain_id: &crate::protocol::ChainId,
+) -> Result<Vec<crate::chain::verified::Signer>, String> {
+    signed.validate().map_err(|e| e.to_string())?;
+    let digest = signed.trx.signing_digest(chain_id);
+    signed
+        .signatures
+        .iter()
+        .zip(&signed.signer_keys)
+        .map(|(sig, key)| {
+            crate::pipeline::verify::rule::verify(key, &digest.0, sig)
+                .map_err(|e| format!("the signature by {key} does not verify: {e}"))?;
+            Ok(crate::chain::verified::Signer {
+                key: *key,
+                key_id: None,
+            })
+        })
+        .collect()
 }
 
 /// Runs `f` on the state (on the BLP's thread, between batches: see
