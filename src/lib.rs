@@ -12,3 +12,4 @@ pub mod profile;
 pub mod protocol;
 pub mod rpc;
 pub mod test_utils;
+pub mod wallet;

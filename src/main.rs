@@ -21,11 +21,9 @@ struct Cli {
 enum Command {
     /// Run a witness node.
     Node(carbyne::node::dev::NodeArgs),
-    /// The cli_wallet-style wallet (not built yet in this release).
-    Wallet {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
+    /// The cli_wallet-style wallet: one command, an interactive prompt, or a
+    /// JSON-RPC server (`--rpc-listen`).
+    Wallet(carbyne::wallet::cli::WalletArgs),
     /// Hardware benchmarks: every stage alone and the pipeline end to end.
     Bench(carbyne::bench::BenchArgs),
     /// Detect or check hardware profiles.
@@ -99,8 +97,13 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Node(args) => carbyne::node::dev::run(args),
-        Command::Wallet { .. } => {
-            anyhow::bail!("`carbyne wallet` is not built yet in this release")
+        Command::Wallet(args) => {
+            // The wallet's errors are for people: the message and its causes, no trace.
+            if let Err(e) = carbyne::wallet::cli::run(args) {
+                eprintln!("error: {e:#}");
+                std::process::exit(1);
+            }
+            Ok(())
         }
         Command::Bench(args) => {
             tracing_subscriber::fmt()
