@@ -1,98 +1,13 @@
 //! The JSON-RPC API of the real binary: `carbyne node --dev` is started, and every
 //! outcome is checked through its HTTP and WebSocket endpoints.
 
+mod common;
+
+use common::{http, post, result, start_node, Node};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
-
-/// The node, killed when the test ends however it ends.
-struct Node {
-    child: Child,
-    rpc: SocketAddr,
-    ingest: SocketAddr,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_node() -> Node {
-    let data = std::env::temp_dir().join(format!("carbyne-rpc-{}", std::process::id()));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_carbyne"))
-        .args(["node", "--dev", "--ingest-listen", "127.0.0.1:0"])
-        .args(["--rpc-listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the binary starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut ingest = None;
-    let rpc = loop {
-        assert!(Instant::now() < deadline, "no RPC address logged");
-        let line = lines
-            .next()
-            .expect("the node logs its RPC address")
-            .unwrap();
-        if let Some(rest) = line.split("ingest on ").nth(1) {
-            ingest = rest.split_whitespace().next().unwrap().parse().ok();
-        }
-        if let Some(rest) = line.split("JSON-RPC on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().parse().unwrap();
-        }
-    };
-    // Keep draining the log so that the node never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Node {
-        child,
-        rpc,
-        ingest: ingest.expect("the node logs its ingest address first"),
-    }
-}
-
-/// One HTTP/1.1 request; (status, body).
-fn http(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).unwrap();
-    // A server may answer (and close) before it has read an oversize body.
-    let _ = s.write_all(body);
-    let mut answer = Vec::new();
-    let _ = s.read_to_end(&mut answer);
-    let text = String::from_utf8_lossy(&answer).to_string();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
-    (status, body)
-}
-
-fn post(node: &Node, request: &Value) -> Value {
-    let (status, body) = http(node.rpc, "POST", "/", request.to_string().as_bytes());
-    assert_eq!(status, 200, "{body}");
-    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
-}
-
-fn result(node: &Node, method: &str, params: Value) -> Value {
-    let a = post(
-        node,
-        &json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}),
-    );
-    assert!(a.get("error").is_none(), "{method}: {a}");
-    a["result"].clone()
-}
 
 fn error(answer: &Value) -> (i64, String) {
     let e = &answer["error"];

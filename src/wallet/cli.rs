@@ -31,10 +31,15 @@ pub struct WalletArgs {
     pub command: Vec<String>,
 }
 
+/// The password in the environment; an empty one counts as none.
+fn env_password() -> Option<String> {
+    std::env::var(PASSWORD_ENV).ok().filter(|p| !p.is_empty())
+}
+
 /// Passwords from `CARBYNE_WALLET_PASSWORD`, else from the terminal if `prompt`.
 fn password_source(prompt: bool) -> PasswordSource {
     Box::new(move |what: &str| {
-        if let Ok(p) = std::env::var(PASSWORD_ENV) {
+        if let Some(p) = env_password() {
             return Ok(p);
         }
         if !prompt {
@@ -56,7 +61,7 @@ pub fn run(args: WalletArgs) -> Result<()> {
             bail!("--rpc-listen serves commands; give no command with it");
         }
         let mut wallet = Wallet::new(file, node, password_source(false));
-        if std::env::var(PASSWORD_ENV).is_ok() && !wallet.file.is_new() {
+        if env_password().is_some() && !wallet.file.is_new() {
             wallet.run("unlock", &[])?;
         }
         return serve(wallet, addr);
