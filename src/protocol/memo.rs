@@ -191,10 +191,16 @@ mod tests {
         let memo = Memo::seal(&alice, &bob.public_key(), 42, "rent for March").unwrap();
         assert_ne!(memo.message, b"rent for March".to_vec());
         assert_eq!(memo.message.len(), "rent for March".len() + 16);
-        assert_eq!(memo.open(&[bob.clone()]).unwrap(), "rent for March");
-        assert_eq!(memo.open(&[alice.clone()]).unwrap(), "rent for March");
+        assert_eq!(
+            memo.open(std::slice::from_ref(&bob)).unwrap(),
+            "rent for March"
+        );
+        assert_eq!(
+            memo.open(std::slice::from_ref(&alice)).unwrap(),
+            "rent for March"
+        );
         assert!(matches!(
-            memo.open(&[eve.clone()]),
+            memo.open(std::slice::from_ref(&eve)),
             Err(MemoError::NotOurs { .. })
         ));
         // Eve claiming to be the recipient cannot forge the shared secret.
@@ -209,10 +215,16 @@ mod tests {
         let memo = Memo::seal(&alice, &bob.public_key(), 7, "hello").unwrap();
         let mut flipped = memo.clone();
         flipped.message[0] ^= 1;
-        assert_eq!(flipped.open(&[bob.clone()]), Err(MemoError::Corrupt));
+        assert_eq!(
+            flipped.open(std::slice::from_ref(&bob)),
+            Err(MemoError::Corrupt)
+        );
         let mut renonced = memo.clone();
         renonced.nonce = 8;
-        assert_eq!(renonced.open(&[bob.clone()]), Err(MemoError::Corrupt));
+        assert_eq!(
+            renonced.open(std::slice::from_ref(&bob)),
+            Err(MemoError::Corrupt)
+        );
         let mut truncated = memo;
         truncated.message.truncate(10);
         assert_eq!(truncated.open(&[bob]), Err(MemoError::Corrupt));
