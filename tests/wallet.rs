@@ -277,6 +277,46 @@ fn wallet_drives_accounts_transfers_memos_and_assets() {
         dev_core_0 - create_fee - 25_050_000 - transfer_paid - asset_fee - issue_fee
     );
 
+    // alice's history, newest first: the issue, the transfer, her creation (whose
+    // result is her new account id).
+    let history = result(
+        &node,
+        "call",
+        json!([
+            "history",
+            "get_account_history",
+            ["alice", "1.11.0", 10, "1.11.0"]
+        ]),
+    );
+    let kinds: Vec<i64> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["op"][0].as_i64().unwrap())
+        .collect();
+    assert_eq!(kinds, [14, 0, 5], "{history}");
+    assert_eq!(history[2]["result"], json!([1, alice["id"]]));
+    let transfer_id = history[1]["id"].as_str().unwrap().to_string();
+    let object = result(&node, "get_objects", json!([[transfer_id]]));
+    assert_eq!(object[0]["op"], history[1]["op"]);
+    // The wallet shows the memos it can read.
+    let listed = wallet(
+        &node,
+        &alice_wallet,
+        "pw-alice",
+        &["get_account_history", "alice", "2"],
+    )
+    .json();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert_eq!(listed[1]["memo_text"], "for the rent");
+    let too_many = common::post(
+        &node,
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "call",
+                "params": ["history", "get_account_history", ["alice", "1.11.0", 101, "1.11.0"]]}),
+    );
+    let message = too_many["error"]["message"].as_str().unwrap();
+    assert!(message.contains("exceeds the maximum 100"), "{message}");
+
     // broadcast false signs and prints, and sends nothing.
     let unsent = wallet(
         &node,

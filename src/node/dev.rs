@@ -150,6 +150,8 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
     // methods answer from.
     let hub = rpc_context.hub.clone();
     let recent = rpc_context.blocks.clone();
+    let history = rpc_context.history.clone();
+    let state = rpc_context.state.clone();
     let blocks = pipeline
         .take_blocks()
         .context("the pipeline's blocks were taken already")?;
@@ -157,12 +159,17 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         .name("block-feed".into())
         .spawn(move || {
             for produced in blocks {
-                let header = &produced.block.header;
-                hub.publish(crate::rpc::subscribe::BlockEvent {
-                    number: header.block_num(),
-                    id: produced.block.id().to_string(),
-                });
-                recent.push(produced.block);
+                let block = produced.block;
+                // History and the block methods are up to date before the notice.
+                if history.enabled() {
+                    history.record_block(&block, &created_ids(&state, &block));
+                }
+                let event = crate::rpc::subscribe::BlockEvent {
+                    number: block.header.block_num(),
+                    id: block.id().to_string(),
+                };
+                recent.push(block);
+                hub.publish(event);
             }
         })?;
     let rpc = crate::rpc::server::start(
@@ -217,3 +224,27 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
 
 /// How often the node logs its counters when they change.
 const STATS_EVERY: Duration = Duration::from_secs(10);
+
+/// The ids of the accounts and assets `block` created (one read of the state, only
+/// for a block that creates any).
+fn created_ids(
+    state: &crate::pipeline::StateReader,
+    block: &crate::protocol::SignedBlock,
+) -> crate::rpc::history::Created {
+    let (accounts, assets) = crate::rpc::history::Created::wanted(block);
+    if accounts.is_empty() && assets.is_empty() {
+        return Default::default();
+    }
+    state
+        .read(move |c| crate::rpc::history::Created {
+            accounts: accounts
+                .into_iter()
+                .filter_map(|n| c.account_id_by_name(&n).map(|id| (n, id)))
+                .collect(),
+            assets: assets
+                .into_iter()
+                .filter_map(|s| c.asset_id_by_symbol(&s).map(|id| (s, id)))
+                .collect(),
+        })
+        .unwrap_or_default()
+}

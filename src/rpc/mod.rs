@@ -14,6 +14,7 @@ pub mod apis;
 pub mod blocks;
 pub mod broadcast;
 pub mod dispatch;
+pub mod history;
 pub mod server;
 pub mod subscribe;
 
@@ -71,6 +72,7 @@ pub struct MethodLimits {
     pub get_full_accounts: u32,
     pub get_blocks: u32,
     pub get_required_fees: u32,
+    pub get_account_history: u32,
 }
 
 impl Default for MethodLimits {
@@ -86,6 +88,7 @@ impl Default for MethodLimits {
             get_full_accounts: 50,
             get_blocks: 100,
             get_required_fees: 100,
+            get_account_history: 100,
         }
     }
 }
@@ -111,6 +114,7 @@ pub struct RpcConfig {
     pub recent_blocks: usize,
     pub recent_block_transactions: usize,
     pub limits: MethodLimits,
+    pub history: history::HistoryConfig,
 }
 
 impl Default for RpcConfig {
@@ -125,6 +129,7 @@ impl Default for RpcConfig {
             recent_blocks: 1200,
             recent_block_transactions: 2_000_000,
             limits: MethodLimits::default(),
+            history: history::HistoryConfig::default(),
         }
     }
 }
@@ -143,12 +148,15 @@ pub struct Context {
     pub blocks: std::sync::Arc<blocks::RecentBlocks>,
     /// Where `network_broadcast` submits (the node sets it; `None` refuses).
     pub broadcaster: Option<std::sync::Arc<broadcast::Broadcaster>>,
+    /// Operation history (the node records produced blocks into it).
+    pub history: std::sync::Arc<history::History>,
 }
 
 impl Context {
     pub fn new(state: StateReader, config: RpcConfig) -> Context {
         let (recent_blocks, recent_transactions) =
             (config.recent_blocks, config.recent_block_transactions);
+        let history = std::sync::Arc::new(history::History::new(config.history.clone()));
         Context {
             state,
             config,
@@ -160,6 +168,7 @@ impl Context {
                 recent_transactions,
             )),
             broadcaster: None,
+            history,
         }
     }
 }

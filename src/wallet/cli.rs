@@ -70,6 +70,11 @@ pub fn run(args: WalletArgs) -> Result<()> {
         return interactive(Wallet::new(file, node, password_source(true)), args.json);
     }
     let mut wallet = Wallet::new(file, node, password_source(true));
+    // A password in the environment opens the wallet up front (so that, say, history
+    // shows memo texts); a wrong one is reported by the command that needs the keys.
+    if env_password().is_some() && !wallet.file.is_new() {
+        let _ = wallet.run("unlock", &[]);
+    }
     match wallet.run(&args.command[0], &args.command[1..]) {
         Ok(out) => {
             print(&out, args.json);

@@ -515,7 +515,7 @@ impl Wallet {
                     "get_account_history",
                     json!([id.to_string(), "1.11.0", limit, "1.11.0"]),
                 )?;
-                Ok(Output::json(history))
+                Ok(Output::json(self.with_memo_texts(history)?))
             }
             "get_asset" => {
                 a.count(1, 1)?;
@@ -872,6 +872,24 @@ impl Wallet {
         self.need_keys()?;
         self.file.add_keys(Some(&name), &[key])?;
         Ok(Output::json(Value::Bool(true)))
+    }
+
+    /// History entries with `memo_text` added where this (unlocked) wallet can read
+    /// the memo.
+    fn with_memo_texts(&self, mut history: Value) -> Result<Value> {
+        if self.file.is_locked() {
+            return Ok(history);
+        }
+        let keys = self.file.keys()?;
+        for entry in history.as_array_mut().into_iter().flatten() {
+            let memo = entry["op"][1].get("memo").cloned();
+            if let Some(Ok(memo)) = memo.map(serde_json::from_value::<Memo>) {
+                if let Ok(text) = memo.open(&keys) {
+                    entry["memo_text"] = Value::String(text);
+                }
+            }
+        }
+        Ok(history)
     }
 
     /// The memo for `text` from `from` to `to` (account objects); none for "".

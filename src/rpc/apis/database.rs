@@ -44,11 +44,21 @@ pub fn call(
                         })
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-                let found = read(ctx, |c| ids.iter().map(|id| object(c, *id)).collect())?;
+                let found: Vec<Option<Later>> =
+                    read(ctx, |c| ids.iter().map(|id| object(c, *id)).collect())?;
                 if let Some(session) = session {
                     session.watch_objects(ctx, &ids)?;
                 }
-                Ok(all(found))
+                // Operation-history objects live beside the state, not in it.
+                Ok(Value::Array(
+                    ids.iter()
+                        .zip(found)
+                        .map(|(id, f)| match (id.space(), id.type_id()) {
+                            (1, 11) => ctx.history.object(id.instance()).unwrap_or(Value::Null),
+                            _ => done(f),
+                        })
+                        .collect(),
+                ))
             }),
         "get_full_accounts" => p
             .list::<String>(0, "account names or ids", limits.get_full_accounts)
@@ -325,7 +335,7 @@ fn find_account(c: &Chain, s: &str, by_name_only: bool) -> Option<AccountId> {
 }
 
 /// An account named `s`, or with id `s` ("1.2.17").
-fn account_id(c: &Chain, s: &str) -> Option<AccountId> {
+pub(crate) fn account_id(c: &Chain, s: &str) -> Option<AccountId> {
     match s.parse::<AccountId>() {
         Ok(id) => c.store.account(id).map(|_| id),
         Err(_) => c.account_id_by_name(s),

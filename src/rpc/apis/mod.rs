@@ -31,7 +31,8 @@ pub fn call(
         "block" => super::blocks::call(ctx, api, method, &p),
         "login" => login::call(method, &p),
         "network_broadcast" => super::broadcast::call(ctx, method, &p),
-        "history" | "asset" | "network_node" => None,
+        "history" => super::history::call(ctx, method, &p),
+        "asset" | "network_node" => None,
         other => {
             return Err(RpcError::new(
                 code::METHOD_NOT_FOUND,
