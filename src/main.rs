@@ -93,18 +93,11 @@ fn profile(cmd: ProfileCommand) -> anyhow::Result<()> {
     }
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() {
     let cli = Cli::parse();
-    match cli.command {
+    let outcome = match cli.command {
         Command::Node(args) => carbyne::node::dev::run(args),
-        Command::Wallet(args) => {
-            // The wallet's errors are for people: the message and its causes, no trace.
-            if let Err(e) = carbyne::wallet::cli::run(args) {
-                eprintln!("error: {e:#}");
-                std::process::exit(1);
-            }
-            Ok(())
-        }
+        Command::Wallet(args) => carbyne::wallet::cli::run(args),
         Command::Bench(args) => {
             tracing_subscriber::fmt()
                 .with_target(false)
@@ -117,5 +110,10 @@ fn main() -> anyhow::Result<()> {
             carbyne::bench::run(args)
         }
         Command::Profile(cmd) => profile(cmd),
+    };
+    // Errors are for people: the message and its causes, without a stack trace.
+    if let Err(e) = outcome {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
     }
 }

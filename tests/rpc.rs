@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{http, post, result, start_node, Node};
+use common::{http, post, result, start_node, start_node_with, Node};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -561,4 +561,63 @@ fn notices_for_every_block_and_for_a_subscribed_account() {
         Err(_) => {}
         Ok(m) => panic!("a message after cancel_all_subscriptions: {m:?}"),
     }
+}
+
+/// The node's TOML configuration is read, checked and applied; the data directory
+/// gets its layout and a documented default config.
+#[test]
+fn node_configuration_file_is_applied() {
+    let dir = std::env::temp_dir().join(format!("carbyne-config-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("node.toml");
+    std::fs::write(&config, "[rpc.limits]\nget_objects = 2\n").unwrap();
+    let node = start_node_with(&["--config", config.to_str().unwrap()]);
+    let answer = post(
+        &node,
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "get_objects",
+                "params": [["1.2.0", "1.2.1", "1.2.2"]]}),
+    );
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("exceed the maximum 2 (rpc.limits.get_objects)"),
+        "{message}"
+    );
+    assert_eq!(
+        result(&node, "get_objects", json!([["1.2.0", "1.2.1"]]))
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    drop(node);
+
+    // A config with an unknown key: the node refuses to start and names the key.
+    std::fs::write(&config, "[rpc]\nlisten_on = \"127.0.0.1:1\"\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_carbyne"))
+        .args([
+            "node",
+            "--dev",
+            "--config",
+            config.to_str().unwrap(),
+            "--data-dir",
+        ])
+        .arg(dir.join("data"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unknown field `listen_on`") && stderr.contains("node.toml"),
+        "{stderr}"
+    );
+    for sub in ["blockchain", "p2p", "logs", "config.toml"] {
+        assert!(dir.join("data").join(sub).exists(), "{sub} in the data dir");
+    }
+    let written = std::fs::read_to_string(dir.join("data").join("config.toml")).unwrap();
+    let printed = std::process::Command::new(env!("CARGO_BIN_EXE_carbyne"))
+        .args(["node", "--print-default-config"])
+        .output()
+        .unwrap();
+    assert_eq!(written, String::from_utf8_lossy(&printed.stdout));
 }

@@ -23,9 +23,16 @@ pub struct NodeArgs {
     /// Genesis JSON with the BitShares field names.
     #[arg(long)]
     pub genesis_json: Option<PathBuf>,
-    /// Data directory (block log and snapshots arrive in a later release).
+    /// Data directory: config.toml, blockchain/, p2p/ and logs/.
     #[arg(long, default_value = "./carbyne-data")]
     pub data_dir: PathBuf,
+    /// The configuration file (TOML; unknown keys are refused). Default:
+    /// DATA_DIR/config.toml, written with the defaults when missing.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Print the default configuration, every key documented, and exit.
+    #[arg(long)]
+    pub print_default_config: bool,
     /// Stop after producing this many blocks (for scripted runs).
     #[arg(long)]
     pub max_blocks: Option<u32>,
@@ -33,11 +40,24 @@ pub struct NodeArgs {
     #[arg(long)]
     pub hw_profile: Option<PathBuf>,
     /// The ingest port: length-prefixed signed transactions (docs/PROTOCOL.md).
-    #[arg(long, default_value = "127.0.0.1:8092")]
-    pub ingest_listen: std::net::SocketAddr,
-    /// JSON-RPC over HTTP and WebSocket (API.md).
-    #[arg(long, default_value = "127.0.0.1:8090")]
-    pub rpc_listen: std::net::SocketAddr,
+    /// Default 127.0.0.1:8092, or the config's node.ingest_listen.
+    #[arg(long)]
+    pub ingest_listen: Option<std::net::SocketAddr>,
+    /// JSON-RPC over HTTP and WebSocket. Default 127.0.0.1:8090, or rpc.listen.
+    #[arg(long)]
+    pub rpc_listen: Option<std::net::SocketAddr>,
+    /// The peer-to-peer address (reserved: peer-to-peer is not built yet).
+    #[arg(long)]
+    pub p2p_listen: Option<std::net::SocketAddr>,
+    /// Rebuild the state from the block log (needs the block log: not built yet).
+    #[arg(long)]
+    pub replay_blockchain: bool,
+    /// Rebuild with full validation (needs the block log: not built yet).
+    #[arg(long)]
+    pub revalidate_blockchain: bool,
+    /// Delete the block log and sync again (needs the block log: not built yet).
+    #[arg(long)]
+    pub resync_blockchain: bool,
 }
 
 fn now_secs() -> u32 {
@@ -48,9 +68,9 @@ fn now_secs() -> u32 {
 
 /// The hardware profile the node runs with: `--hw-profile FILE` checked against the
 /// machine, or one detected from the machine.
-fn load_profile(args: &NodeArgs) -> anyhow::Result<Profile> {
+fn load_profile(hw_profile: Option<&std::path::Path>) -> anyhow::Result<Profile> {
     let topo = affinity::detect();
-    let profile = match &args.hw_profile {
+    let profile = match hw_profile {
         Some(path) => {
             let p = Profile::load(path)?;
             let problems = check::check(&p, &topo);
@@ -84,17 +104,56 @@ fn load_profile(args: &NodeArgs) -> anyhow::Result<Profile> {
 }
 
 pub fn run(args: NodeArgs) -> anyhow::Result<()> {
+    if args.print_default_config {
+        print!("{}", super::config::DEFAULT_CONFIG);
+        return Ok(());
+    }
     tracing_subscriber::fmt()
         .with_target(false)
         .with_writer(std::io::stdout)
         .init();
+    for (given, flag) in [
+        (args.replay_blockchain, "--replay-blockchain"),
+        (args.revalidate_blockchain, "--revalidate-blockchain"),
+        (args.resync_blockchain, "--resync-blockchain"),
+    ] {
+        if given {
+            bail!("{flag} needs the block log, which this release does not write yet: the chain lives in memory only");
+        }
+    }
+    let default_config = super::config::prepare_data_dir(&args.data_dir)?;
+    let config_path = args.config.clone().unwrap_or(default_config);
+    let mut node_config = super::config::NodeConfig::load(&config_path)?;
+    tracing::info!("configuration {}", config_path.display());
+    if let Some(a) = args.rpc_listen {
+        node_config.rpc.listen = a;
+    }
+    if let Some(a) = args.ingest_listen {
+        node_config.node.ingest_listen = a;
+    }
+    if let Some(a) = args.p2p_listen {
+        node_config.node.p2p_listen = a;
+    }
+    if let Some(p) = &args.hw_profile {
+        node_config.node.hw_profile = Some(p.clone());
+    }
+    tracing::info!(
+        "peer-to-peer is not built in this release: {} stays closed",
+        node_config.node.p2p_listen
+    );
     let (genesis, keys) = match (&args.genesis_json, args.dev) {
         (Some(path), _) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
             let g: GenesisState = serde_json::from_str(&text)
                 .with_context(|| format!("parsing genesis {}", path.display()))?;
-            (g, WitnessKeys::default())
+            let mut keys = WitnessKeys::default();
+            if let Some(file) = &node_config.node.witness_key_file {
+                for key in super::config::load_witness_keys(file)? {
+                    keys.insert(key);
+                }
+            }
+            (g, keys)
         }
         (None, true) => {
             let interval = 1;
@@ -122,24 +181,18 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         "data dir {}: the block log and snapshots are not built yet in this release; the chain lives in memory only",
         args.data_dir.display()
     );
-    let profile = load_profile(&args)?;
+    let profile = load_profile(node_config.node.hw_profile.as_deref())?;
     profile.apply_allocator();
     let mut chain = chain;
     profile.reserve(&mut chain);
     let mut config = profile
-        .pipeline_config(Some(args.ingest_listen))
+        .pipeline_config(Some(node_config.node.ingest_listen))
         .map_err(anyhow::Error::msg)?;
     config.max_blocks = args.max_blocks;
     tracing::info!("placement: {}", profile.describe_placement());
     let mut pipeline = Pipeline::start(chain, keys, config)?;
     let counters = pipeline.counters();
-    let mut rpc_context = crate::rpc::Context::new(
-        pipeline.state(),
-        crate::rpc::RpcConfig {
-            listen: args.rpc_listen,
-            ..Default::default()
-        },
-    );
+    let mut rpc_context = crate::rpc::Context::new(pipeline.state(), node_config.rpc.clone());
     rpc_context.broadcaster = Some(crate::rpc::broadcast::Broadcaster::start(
         pipeline.submitter(),
         pipeline

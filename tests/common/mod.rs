@@ -23,6 +23,11 @@ impl Drop for Node {
 }
 
 pub fn start_node() -> Node {
+    start_node_with(&[])
+}
+
+/// A dev node with extra command-line arguments.
+pub fn start_node_with(extra: &[&str]) -> Node {
     static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let data = std::env::temp_dir().join(format!("carbyne-node-{}-{n}", std::process::id()));
@@ -30,6 +35,7 @@ pub fn start_node() -> Node {
         .args(["node", "--dev", "--ingest-listen", "127.0.0.1:0"])
         .args(["--rpc-listen", "127.0.0.1:0", "--data-dir"])
         .arg(&data)
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
