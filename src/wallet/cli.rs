@@ -89,12 +89,15 @@ pub fn run(args: WalletArgs) -> Result<()> {
     }
 }
 
+/// Prints a result; a closed pipe (`| head`) is not an error.
 fn print(out: &Output, json: bool) {
-    if json {
-        println!("{}", out.value);
+    use std::io::Write;
+    let text = if json {
+        out.value.to_string()
     } else {
-        println!("{}", out.render());
-    }
+        out.render()
+    };
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
 }
 
 fn interactive(mut wallet: Wallet, json: bool) -> Result<()> {
