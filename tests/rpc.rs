@@ -621,3 +621,105 @@ fn node_configuration_file_is_applied() {
         .unwrap();
     assert_eq!(written, String::from_utf8_lossy(&printed.stdout));
 }
+
+/// Witnesses and committee, key references, fee and authority helpers and
+/// validate_transaction, against the dev chain.
+#[test]
+fn governance_keys_fees_and_authority_helpers() {
+    let node = start_node();
+    let call = |method: &str, params: Value| result(&node, method, params);
+    // 11 dev witnesses and the scheduler's null witness 1.6.0, as BitShares counts.
+    assert_eq!(call("get_witness_count", json!([])), 12);
+    let w = call("get_witness_by_account", json!(["init3"]));
+    let witness_id = w["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        call("get_witnesses", json!([[witness_id]]))[0]["witness_account"],
+        w["witness_account"]
+    );
+    let listed = call("lookup_witness_accounts", json!(["init", 3]));
+    assert_eq!(listed.as_array().unwrap().len(), 3);
+    assert_eq!(listed[0][0], "init0");
+    assert!(call("get_witness_by_account", json!(["dev"])).is_null());
+    assert!(call("get_committee_count", json!([])).as_u64().unwrap() > 0);
+
+    // The dev key is dev's owner, active and memo key.
+    let dev_key = carbyne::chain::genesis::dev_key().public_key().to_string();
+    let refs = call("get_key_references", json!([[dev_key]]));
+    assert_eq!(refs, json!([["1.2.17"]]));
+
+    let trx = signed_transfer(
+        &node,
+        "dev",
+        &carbyne::chain::genesis::dev_key(),
+        "init1",
+        12345,
+    );
+    let unsigned = json!(trx.trx);
+    assert_eq!(
+        call("get_potential_signatures", json!([unsigned])),
+        json!([dev_key])
+    );
+    let witness_key = carbyne::chain::genesis::dev_witness_key(0)
+        .public_key()
+        .to_string();
+    assert_eq!(
+        call(
+            "get_required_signatures",
+            json!([unsigned, [witness_key, dev_key]])
+        ),
+        json!([dev_key])
+    );
+    let answer = post(
+        &node,
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "get_required_signatures",
+                                     "params": [unsigned, [witness_key]]}),
+    );
+    assert!(error(&answer).1.contains("missing"), "{answer}");
+    assert_eq!(call("verify_authority", json!([trx])), true);
+    let hex = call("get_transaction_hex", json!([trx]));
+    assert_eq!(
+        hex.as_str().unwrap(),
+        hex::encode(borsh::to_vec(&trx).unwrap())
+    );
+
+    // validate_transaction checks without applying: nothing moves.
+    let before = call("get_named_account_balances", json!(["init1", ["1.3.0"]]));
+    let checked = call("validate_transaction", json!([trx]));
+    assert_eq!(checked["signatures"], json!(trx)["signatures"]);
+    assert_eq!(
+        call("get_named_account_balances", json!(["init1", ["1.3.0"]])),
+        before
+    );
+    // ...and it can still be applied afterwards (its id was not kept as a duplicate).
+    assert_eq!(
+        call("validate_transaction", json!([trx]))["ref_block_num"],
+        json!(trx)["ref_block_num"]
+    );
+    let broke = signed_transfer(
+        &node,
+        "init2",
+        &carbyne::chain::genesis::dev_key(),
+        "init1",
+        1,
+    );
+    let answer = post(
+        &node,
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "validate_transaction", "params": [broke]}),
+    );
+    assert!(error(&answer).1.contains("missing"), "{answer}");
+
+    let fees = call(
+        "get_required_fees",
+        json!([[json!(trx.trx.operations[0])], "CORE"]),
+    );
+    assert_eq!(fees[0]["asset_id"], "1.3.0");
+    assert!(fees[0]["amount"].as_i64().unwrap() > 0);
+    assert_eq!(
+        result(
+            &node,
+            "call",
+            json!(["network_node", "get_connected_peers", []])
+        ),
+        json!([])
+    );
+}

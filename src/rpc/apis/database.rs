@@ -2,6 +2,7 @@
 //! accounts, balances, keys and assets.
 
 use super::{object_json, to_json};
+use crate::chain::objects::KeyId;
 use crate::chain::Chain;
 use crate::protocol::asset::Asset;
 use crate::protocol::ids::*;
@@ -224,8 +225,173 @@ pub fn call(
                 })?;
                 Ok(Value::String(hex::encode(bytes)))
             }),
+        "get_witnesses" | "get_committee_members" => p
+            .list::<String>(0, "ids", limits.get_objects)
+            .and_then(|ids| {
+                let witnesses = method == "get_witnesses";
+                let ids = ids
+                    .iter()
+                    .map(|s| {
+                        s.parse::<ObjectId>()
+                            .map_err(|e| RpcError::invalid_params(format!("{method}: {e}")))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let wanted = if witnesses { (1, 6) } else { (1, 5) };
+                read(ctx, |c| {
+                    ids.iter()
+                        .map(|id| {
+                            ((id.space(), id.type_id()) == wanted)
+                                .then(|| object(c, *id))
+                                .flatten()
+                        })
+                        .collect()
+                })
+                .map(all)
+            }),
+        "get_witness_by_account" | "get_committee_member_by_account" => p
+            .get::<String>(0, "account name or id")
+            .and_then(|account| {
+                let witness = method == "get_witness_by_account";
+                read(ctx, |c| {
+                    let id = account_id(c, &account)?;
+                    if witness {
+                        let w = c.store.witness_by_account.get(&id)?;
+                        c.store.witnesses.get(w.0).map(plain)
+                    } else {
+                        let m = c.store.committee_by_account.get(&id)?;
+                        c.store.committee_members.get(m.0).map(plain)
+                    }
+                })
+                .map(done)
+            }),
+        "lookup_witness_accounts" | "lookup_committee_member_accounts" => p
+            .get::<String>(0, "lower bound name")
+            .and_then(|lower| {
+                let limit = p.limit(1, limits.lookup_accounts)?;
+                let witness = method == "lookup_witness_accounts";
+                read(ctx, |c| {
+                    c.store
+                        .account_by_name
+                        .range(lower.clone()..)
+                        .filter_map(|(name, id)| {
+                            let member = if witness {
+                                c.store.witness_by_account.get(id).map(|w| w.object_id())
+                            } else {
+                                c.store.committee_by_account.get(id).map(|m| m.object_id())
+                            };
+                            member.map(|m| (name.clone(), m))
+                        })
+                        .take(limit)
+                        .collect::<Vec<_>>()
+                })
+                .map(|found| {
+                    Value::Array(
+                        found
+                            .into_iter()
+                            .map(|(name, id)| json!([name, id.to_string()]))
+                            .collect(),
+                    )
+                })
+            }),
+        "get_witness_count" => read(ctx, |c| c.store.witnesses.len() as u64).map(Value::from),
+        "get_committee_count" => {
+            read(ctx, |c| c.store.committee_members.len() as u64).map(Value::from)
+        }
+        "get_key_references" => p
+            .list::<PublicKey>(0, "public keys", limits.get_key_references)
+            .and_then(|keys| key_references(ctx, &keys).map(|lists| to_json(&lists))),
+        "validate_transaction" => p
+            .get::<crate::protocol::SignedTransaction>(0, "signed transaction")
+            .and_then(|signed| {
+                p.at_most(1)?;
+                validate_transaction(ctx, signed)
+            }),
         _ => return None,
     })
+}
+
+/// Accounts scanned per read by `get_key_references`: each read is one short turn
+/// of the BLP (about 100 µs), never one long stall.
+const KEY_SCAN_CHUNK: u64 = 4096;
+
+/// For each key, the accounts whose owner, active or memo key it is (BitShares
+/// keeps an index for this; here the accounts are scanned in short chunks).
+fn key_references(ctx: &Context, keys: &[PublicKey]) -> Result<Vec<Vec<AccountId>>, RpcError> {
+    let mut found: Vec<Vec<AccountId>> = vec![Vec::new(); keys.len()];
+    let mut from = 0u64;
+    loop {
+        let (chunk, next) = read(ctx, |c| {
+            let ids: Vec<KeyId> = keys
+                .iter()
+                .map(|k| c.key_id(k).unwrap_or(KeyId(u32::MAX)))
+                .collect();
+            let mut hits = Vec::new();
+            let end = from
+                .saturating_add(KEY_SCAN_CHUNK)
+                .min(c.store.accounts.next_instance());
+            for i in from..end {
+                let Some(a) = c.store.accounts.get(i) else {
+                    continue;
+                };
+                for (k, (key, id)) in keys.iter().zip(&ids).enumerate() {
+                    let in_auth = |auth: &crate::chain::objects::CompiledAuthority| {
+                        auth.keys.iter().any(|(kid, _)| kid == id)
+                    };
+                    if a.options.memo_key == *key
+                        || in_auth(&a.owner_compiled)
+                        || in_auth(&a.active_compiled)
+                    {
+                        hits.push((k, a.id));
+                    }
+                }
+            }
+            let more = (end < c.store.accounts.next_instance()).then_some(end);
+            (hits, more)
+        })?;
+        for (k, id) in chunk {
+            found[k].push(id);
+        }
+        match next {
+            Some(n) => from = n,
+            None => return Ok(found),
+        }
+    }
+}
+
+/// Checks `signed` as the chain would apply it now, then undoes it: signatures
+/// (on this thread), then everything else on the state in an undo session that is
+/// always rolled back. Answers the transaction, or the error that would refuse it.
+fn validate_transaction(
+    ctx: &Context,
+    signed: crate::protocol::SignedTransaction,
+) -> Result<Value, RpcError> {
+    let chain_id = read(ctx, |c| c.chain_id())?;
+    let signers = checked_signers(&signed, &chain_id)
+        .map_err(|e| RpcError::invalid_params(format!("validate_transaction: {e}")))?;
+    let bytes = borsh::to_vec(&signed)
+        .map_err(|e| RpcError::invalid_params(format!("validate_transaction: {e}")))?;
+    let vtx = crate::chain::verified::VerifiedTransaction {
+        id: signed.trx.id(),
+        trx: std::sync::Arc::new(signed),
+        packed_size: bytes.len() as u32,
+        signers,
+        merkle_leaf: [0; 32],
+    };
+    let outcome = ctx
+        .state
+        .write(|c| {
+            c.store.start_session();
+            let r = c.apply_transaction(&vtx);
+            c.store.undo_session();
+            r
+        })
+        .map_err(RpcError::from)?;
+    match outcome {
+        Ok(_) => Ok(to_json(&*vtx.trx)),
+        Err(e) => Err(RpcError::invalid_params(format!(
+            "validate_transaction: {e}"
+        ))),
+    }
 }
 
 /// The fee each operation needs, in `asset` (the core fee converted at the asset's

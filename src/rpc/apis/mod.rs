@@ -32,7 +32,8 @@ pub fn call(
         "login" => login::call(method, &p),
         "network_broadcast" => super::broadcast::call(ctx, method, &p),
         "history" => super::history::call(ctx, method, &p),
-        "asset" | "network_node" => None,
+        "network_node" => network_node(method, &p),
+        "asset" => None,
         other => {
             return Err(RpcError::new(
                 code::METHOD_NOT_FOUND,
@@ -45,6 +46,22 @@ pub fn call(
             code::METHOD_NOT_FOUND,
             format!("unknown method {api}.{method}"),
         ))
+    })
+}
+
+/// The `network_node` API. Peer-to-peer networking is not built in this release:
+/// the node has no peers, and says so.
+fn network_node(method: &str, p: &Params) -> Option<Result<Value, RpcError>> {
+    Some(match method {
+        "get_info" => p.at_most(0).map(|()| {
+            serde_json::json!({
+                "connection_count": 0,
+                "p2p": "peer-to-peer networking is not built in this release; \
+                        transactions arrive over RPC and the ingest port",
+            })
+        }),
+        "get_connected_peers" => p.at_most(0).map(|()| Value::Array(vec![])),
+        _ => return None,
     })
 }
 
