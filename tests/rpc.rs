@@ -723,3 +723,54 @@ fn governance_keys_fees_and_authority_helpers() {
         json!([])
     );
 }
+
+/// A pending-transaction callback hears each transaction the node accepts, before
+/// its block; over HTTP the method is refused.
+#[test]
+fn pending_transaction_notices() {
+    let node = start_node();
+    let (mut ws, _) = tungstenite::connect(format!("ws://{}/ws", node.rpc)).expect("a WebSocket");
+    let mut notices = Vec::new();
+    ws_send(
+        &mut ws,
+        json!({"id":1,"method":"call","params":["database","set_pending_transaction_callback",[9]]}),
+    );
+    assert_eq!(ws_answer(&mut ws, 1, &mut notices)["result"], Value::Null);
+    let trx = signed_transfer(
+        &node,
+        "dev",
+        &carbyne::chain::genesis::dev_key(),
+        "init2",
+        777,
+    );
+    let id = trx.trx.id().to_string();
+    let sent = result(
+        &node,
+        "call",
+        json!(["network_broadcast", "broadcast_transaction", [trx]]),
+    );
+    assert_eq!(sent, Value::Null);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(Instant::now() < deadline, "no pending notice: {notices:?}");
+        let m = notices.pop().unwrap_or_else(|| ws_read(&mut ws));
+        assert_eq!(m["params"][0], 9, "{m}");
+        let t = &m["params"][1][0];
+        if t["id"] == id.as_str() {
+            assert_eq!(t["operations"][0][1]["amount"]["amount"], 777, "{m}");
+            break;
+        }
+    }
+    // Cancelled: no more pending notices.
+    ws_send(
+        &mut ws,
+        json!({"id":2,"method":"cancel_all_subscriptions","params":[]}),
+    );
+    let mut after = Vec::new();
+    ws_answer(&mut ws, 2, &mut after);
+    let answer = post(
+        &node,
+        &json!({"jsonrpc":"2.0","id":3,"method":"set_pending_transaction_callback","params":[1]}),
+    );
+    assert!(error(&answer).1.contains("needs a WebSocket"), "{answer}");
+}

@@ -193,6 +193,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
     let mut pipeline = Pipeline::start(chain, keys, config)?;
     let counters = pipeline.counters();
     let mut rpc_context = crate::rpc::Context::new(pipeline.state(), node_config.rpc.clone());
+    rpc_context.pending = Some(pipeline.pending_feed());
     rpc_context.broadcaster = Some(crate::rpc::broadcast::Broadcaster::start(
         pipeline.submitter(),
         pipeline

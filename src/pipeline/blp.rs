@@ -15,6 +15,7 @@
 
 use super::counters::{counters, PUBLISH_EVERY};
 use super::message::{Checked, Origin, Outcome, SealedBlock};
+use super::pending::PendingFeed;
 use super::query::{reads_budget, Reads, Taken};
 use super::ring::{Consumer, Producer};
 use super::wait::{Doorbell, Idler, WaitStrategy};
@@ -67,6 +68,8 @@ pub struct Blp {
     /// Key ids the output stage has been told about.
     keys_announced: u32,
     counts: BlpCounts,
+    /// Pending-transaction notices, when the node publishes them.
+    pub pending_feed: Option<Arc<PendingFeed>>,
 }
 
 impl Blp {
@@ -83,6 +86,7 @@ impl Blp {
             held: VecDeque::new(),
             keys_announced,
             counts: BlpCounts::default(),
+            pending_feed: None,
         }
     }
 
@@ -101,13 +105,15 @@ impl Blp {
         match self.chain.push_transaction(&vtx) {
             Ok(_) => {
                 self.counts.applied += 1;
+                let outcome = accepted(origin, &vtx, &self.pending_feed);
                 self.pending.push((vtx, origin));
-                accepted(origin)
+                outcome
             }
             Err(TxError::PendingFull { .. }) if self.held.len() < HOLD_MAX => {
                 self.counts.held += 1;
+                let outcome = accepted(origin, &vtx, &self.pending_feed);
                 self.held.push_back((vtx, origin));
-                accepted(origin)
+                outcome
             }
             Err(error) => {
                 if matches!(error, TxError::PendingFull { .. }) {
@@ -213,9 +219,21 @@ impl Blp {
 /// What the output stage hears of an accepted transaction: in-process submitters are
 /// told at once; an ingest frame gets only its final answer (included, or why not),
 /// so nothing is sent for it now.
-fn accepted(origin: Origin) -> Option<Outcome> {
+/// While pending transactions are watched, every accepted one goes to the output
+/// stage with the transaction.
+fn accepted(
+    origin: Origin,
+    vtx: &VerifiedTransaction,
+    feed: &Option<Arc<PendingFeed>>,
+) -> Option<Outcome> {
+    if feed.as_ref().is_some_and(|f| f.watched()) {
+        return Some(Outcome::Accepted {
+            origin,
+            trx: Some(vtx.trx.clone()),
+        });
+    }
     match origin {
-        Origin::Local { .. } => Some(Outcome::Accepted { origin }),
+        Origin::Local { .. } => Some(Outcome::Accepted { origin, trx: None }),
         Origin::Ingest { .. } => None,
     }
 }

@@ -70,6 +70,9 @@ pub enum Outcome {
     /// Applied to the pending state (or held for the next block).
     Accepted {
         origin: Origin,
+        /// The transaction, for pending-transaction notices, only while someone
+        /// watches them (`pipeline::pending`).
+        trx: Option<Arc<SignedTransaction>>,
     },
     /// Refused by a state check.
     Refused {

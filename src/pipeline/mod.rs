@@ -19,6 +19,7 @@ pub mod counters;
 pub mod dispatch;
 pub mod message;
 pub mod output;
+pub mod pending;
 pub mod query;
 pub mod ring;
 pub mod verify;
@@ -239,6 +240,7 @@ pub struct Pipeline {
     blp_counters: Arc<BlpCounters>,
     output_counters: Arc<OutputCounters>,
     bells: Vec<Arc<Doorbell>>,
+    pending_feed: Arc<pending::PendingFeed>,
 }
 
 fn pin(cpu: Option<usize>, what: &str) {
@@ -339,8 +341,10 @@ impl Pipeline {
         let (block_tx, block_rx) = mpsc::channel();
         let output_counters = Arc::new(OutputCounters::default());
         let (outcome_p, outcome_c) = ring::ring(config.outcome_ring);
+        let pending_feed = Arc::new(pending::PendingFeed::default());
         let stage = OutputStage {
             input: outcome_c,
+            pending_feed: Some(pending_feed.clone()),
             bell: output_bell.clone(),
             answers: answers.clone(),
             seen: seen.clone(),
@@ -363,11 +367,9 @@ impl Pipeline {
         );
 
         let blp_counters = Arc::new(BlpCounters::default());
-        let state: SharedBlp = Arc::new(RwLock::new(Some(Blp::with_reserve(
-            chain,
-            producing,
-            config.pending_reserve,
-        ))));
+        let mut blp = Blp::with_reserve(chain, producing, config.pending_reserve);
+        blp.pending_feed = Some(pending_feed.clone());
+        let state: SharedBlp = Arc::new(RwLock::new(Some(blp)));
         let reads = Arc::new(query::Reads::new(blp_bell.clone()));
         let stage = BlpStage {
             blp: state.clone(),
@@ -452,6 +454,7 @@ impl Pipeline {
             blp_counters,
             output_counters,
             bells,
+            pending_feed,
         })
     }
 
@@ -469,6 +472,11 @@ impl Pipeline {
     /// Answers to `Submitter` submissions (can be taken once).
     pub fn take_local_answers(&mut self) -> Option<Receiver<LocalAnswer>> {
         self.local_answers.take()
+    }
+    /// Pending-transaction notices: watching makes the BLP pass on each transaction
+    /// it accepts.
+    pub fn pending_feed(&self) -> Arc<pending::PendingFeed> {
+        self.pending_feed.clone()
     }
     /// Blocks as they are produced (can be taken once).
     pub fn take_blocks(&mut self) -> Option<Receiver<ProducedBlock>> {

@@ -68,6 +68,8 @@ pub struct ProducedBlock {
 
 pub struct OutputStage {
     pub(crate) input: Consumer<Outcome>,
+    /// Where accepted transactions go while someone watches them.
+    pub(crate) pending_feed: Option<Arc<super::pending::PendingFeed>>,
     pub(crate) bell: Arc<Doorbell>,
     pub(crate) answers: Answerer,
     pub(crate) seen: Arc<SeenCache>,
@@ -121,8 +123,11 @@ impl OutputStage {
 
     fn handle(&mut self, o: Outcome, answers: &mut Vec<Answer>, local: &mut OutputCounts) {
         match o {
-            Outcome::Accepted { origin } => {
+            Outcome::Accepted { origin, trx } => {
                 local.accepted += 1;
+                if let (Some(trx), Some(feed)) = (trx, &self.pending_feed) {
+                    feed.publish(trx);
+                }
                 // Only in-process submitters hear of acceptance (the BLP sends nothing
                 // for ingest frames, which get exactly one answer, the final one).
                 if matches!(origin, Origin::Local { .. }) {

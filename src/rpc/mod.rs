@@ -150,6 +150,8 @@ pub struct Context {
     pub broadcaster: Option<std::sync::Arc<broadcast::Broadcaster>>,
     /// Operation history (the node records produced blocks into it).
     pub history: std::sync::Arc<history::History>,
+    /// Accepted transactions, for pending-transaction notices (the node sets it).
+    pub pending: Option<std::sync::Arc<crate::pipeline::pending::PendingFeed>>,
 }
 
 impl Context {
@@ -169,6 +171,7 @@ impl Context {
             )),
             broadcaster: None,
             history,
+            pending: None,
         }
     }
 }

@@ -249,9 +249,26 @@ async fn ws_or_hello(
 async fn session(app: App, mut socket: WebSocket, _slot: OwnedSemaphorePermit) {
     let subs = Arc::new(Session::default());
     let mut blocks = app.ctx.hub.subscribe();
+    // Held while the session has a pending-transaction callback.
+    let mut pending: Option<crate::pipeline::pending::PendingWatch> = None;
     loop {
+        match (subs.pending_callback(), &pending, &app.ctx.pending) {
+            (Some(_), None, Some(feed)) => pending = Some(feed.watch()),
+            (None, Some(_), _) => pending = None,
+            _ => {}
+        }
         let msg = tokio::select! {
             msg = socket.recv() => msg,
+            trx = next_pending(&mut pending) => {
+                let (Some(trx), Some(cb)) = (trx, subs.pending_callback()) else {
+                    continue;
+                };
+                let notice = subscribe::pending_notice(cb, &trx);
+                if socket.send(Message::Text(notice.to_string().into())).await.is_err() {
+                    return;
+                }
+                continue;
+            }
             event = blocks.recv() => {
                 let event = match event {
                     Ok(e) => e,
@@ -433,4 +450,19 @@ pub fn counters_text(prefix: &str, v: &Value) -> String {
     let mut out = String::new();
     walk(&mut out, prefix, v);
     out
+}
+
+/// The next pending transaction for a session that watches them (`None` when it
+/// fell behind and skipped some); never ready for one that does not.
+async fn next_pending(
+    watch: &mut Option<crate::pipeline::pending::PendingWatch>,
+) -> Option<Arc<crate::protocol::SignedTransaction>> {
+    match watch {
+        Some(w) => match w.rx.recv().await {
+            Ok(trx) => Some(trx),
+            Err(broadcast::error::RecvError::Lagged(_)) => None,
+            Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
+        },
+        None => std::future::pending().await,
+    }
 }

@@ -76,6 +76,7 @@ struct Subs {
     accounts: BTreeSet<AccountId>,
     /// The JSON last sent (or returned) for each watched object.
     last: BTreeMap<ObjectId, Value>,
+    pending_callback: Option<u64>,
 }
 
 impl Subs {
@@ -89,6 +90,11 @@ impl Session {
     pub fn is_active(&self) -> bool {
         let s = self.0.lock();
         s.block_callback.is_some() || s.callback.is_some()
+    }
+
+    /// The pending-transaction callback, if one is set.
+    pub fn pending_callback(&self) -> Option<u64> {
+        self.0.lock().pending_callback
     }
 
     /// Watches `ids` if a subscribe callback is set (what `get_objects` returned).
@@ -145,6 +151,7 @@ pub fn needs_websocket(what: &str) -> RpcError {
 /// `session` is `None` over HTTP, where they are refused.
 pub fn call(
     session: Option<&Session>,
+    pending_available: bool,
     method: &str,
     p: &Params,
 ) -> Option<Result<Value, RpcError>> {
@@ -173,10 +180,19 @@ pub fn call(
             *s.0.lock() = Subs::default();
             Ok(Value::Null)
         })(),
-        "set_pending_transaction_callback" => Err(RpcError::new(
-            code::METHOD_NOT_FOUND,
-            "set_pending_transaction_callback is not available yet: the pipeline does not publish pending transactions to the RPC side",
-        )),
+        "set_pending_transaction_callback" => (|| {
+            let s = session.ok_or_else(needs_ws)?;
+            let cb = p.get::<u64>(0, "callback number")?;
+            p.at_most(1)?;
+            if !pending_available {
+                return Err(RpcError::new(
+                    code::INVALID_REQUEST,
+                    "set_pending_transaction_callback: this node runs without a pipeline, so it has no pending transactions to publish",
+                ));
+            }
+            s.0.lock().pending_callback = Some(cb);
+            Ok(Value::Null)
+        })(),
         _ => return None,
     })
 }
@@ -256,6 +272,15 @@ fn notice(cb: u64, args: Value) -> Value {
     json!({"method": "notice", "params": [cb, args]})
 }
 
+/// The notice for a pending transaction: `[callback, [transaction]]`.
+pub fn pending_notice(callback: u64, trx: &crate::protocol::SignedTransaction) -> Value {
+    let mut t = serde_json::to_value(trx).unwrap_or(Value::Null);
+    if let Value::Object(fields) = &mut t {
+        fields.insert("id".into(), Value::String(trx.trx.id().to_string()));
+    }
+    json!({"method": "notice", "params": [callback, [t]]})
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,7 +300,10 @@ mod tests {
             method: "set_subscribe_callback",
             values: &values,
         };
-        assert_eq!(call(Some(&session), p.method, &p).unwrap(), Ok(Value::Null));
+        assert_eq!(
+            call(Some(&session), false, p.method, &p).unwrap(),
+            Ok(Value::Null)
+        );
         let ids: Vec<ObjectId> = ["2.1.0", "1.2.9999"]
             .iter()
             .map(|s| s.parse().unwrap())

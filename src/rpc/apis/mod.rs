@@ -25,7 +25,7 @@ pub fn call(
         values: params,
     };
     let answer = match api {
-        "database" => subscribe::call(session, method, &p)
+        "database" => subscribe::call(session, ctx.pending.is_some(), method, &p)
             .or_else(|| super::blocks::call(ctx, api, method, &p))
             .or_else(|| database::call(ctx, session, method, &p)),
         "block" => super::blocks::call(ctx, api, method, &p),
