@@ -774,3 +774,37 @@ fn pending_transaction_notices() {
     );
     assert!(error(&answer).1.contains("needs a WebSocket"), "{answer}");
 }
+
+/// `rpc.connections_max` caps open TCP connections, idle keep-alive ones included:
+/// one more is told why and closed; a freed slot is usable again.
+#[test]
+fn connection_cap_counts_tcp_connections() {
+    let dir = std::env::temp_dir().join(format!("carbyne-conncap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("node.toml");
+    std::fs::write(&config, "[rpc]\nconnections_max = 2\n").unwrap();
+    let node = start_node_with(&["--config", config.to_str().unwrap()]);
+    let idle1 = TcpStream::connect(node.rpc).unwrap();
+    let idle2 = TcpStream::connect(node.rpc).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let (status, body) = http(node.rpc, "GET", "/health", b"");
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains("connection limit reached: 2 open (rpc.connections_max)"),
+        "{body}"
+    );
+    drop(idle1);
+    drop(idle2);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        let (status, body) = http(node.rpc, "GET", "/health", b"");
+        if status == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "slots never freed: {status} {body}"
+        );
+    }
+}

@@ -7,9 +7,9 @@
 //! * `GET /metrics`: Prometheus text.
 //!
 //! Caps, each answered with an error that names its setting: the request size
-//! (`rpc.request_bytes_max`, also the WebSocket message size), open connections
-//! (`rpc.connections_max`: HTTP requests in progress plus WebSocket sessions) and the
-//! batch length (`rpc.batch_max`).
+//! (`rpc.request_bytes_max`, also the WebSocket message size), open TCP connections
+//! (`rpc.connections_max`: keep-alive HTTP and WebSocket alike; one more is answered
+//! 503 and closed) and the batch length (`rpc.batch_max`).
 
 use super::subscribe::{self, Session};
 use super::{code, dispatch, Context, RpcError};
@@ -99,8 +99,10 @@ pub fn start(
         .on_thread_start(pin.clone())
         .enable_all()
         .build()?;
+    let connections = Arc::new(Semaphore::new(ctx.config.connections_max));
+    let connections_max = ctx.config.connections_max;
     let app = App {
-        connections: Arc::new(Semaphore::new(ctx.config.connections_max)),
+        connections: connections.clone(),
         ctx: Arc::new(ctx),
         extra,
     };
@@ -123,6 +125,11 @@ pub fn start(
                         tracing::error!("RPC listener: {e}");
                         return;
                     }
+                };
+                let listener = CappedListener {
+                    inner: listener,
+                    slots: connections,
+                    max: connections_max,
                 };
                 let served = axum::serve(listener, router)
                     .with_graceful_shutdown(async {
@@ -156,26 +163,7 @@ fn error_response(status: StatusCode, e: &RpcError) -> Response {
 }
 
 /// A connection slot, or the error that names the cap.
-fn admit(app: &App) -> Result<OwnedSemaphorePermit, Box<Response>> {
-    app.connections.clone().try_acquire_owned().map_err(|_| {
-        Box::new(error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &RpcError::new(
-                code::INTERNAL_ERROR,
-                format!(
-                    "connection limit reached: {} open (rpc.connections_max)",
-                    app.ctx.config.connections_max
-                ),
-            ),
-        ))
-    })
-}
-
 async fn http_call(State(app): State<App>, body: Body) -> Response {
-    let _slot = match admit(&app) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     let max = app.ctx.config.request_bytes_max;
     let bytes = match axum::body::to_bytes(body, max).await {
         Ok(b) => b,
@@ -236,17 +224,13 @@ async fn ws_or_hello(
         )
             .into_response();
     };
-    let slot = match admit(&app) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     let max = app.ctx.config.request_bytes_max;
     ws.max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| session(app, socket, slot))
+        .on_upgrade(move |socket| session(app, socket))
 }
 
-async fn session(app: App, mut socket: WebSocket, _slot: OwnedSemaphorePermit) {
+async fn session(app: App, mut socket: WebSocket) {
     let subs = Arc::new(Session::default());
     let mut blocks = app.ctx.hub.subscribe();
     // Held while the session has a pending-transaction callback.
@@ -415,7 +399,7 @@ async fn metrics(State(app): State<App>) -> Response {
     );
     gauge(
         "rpc_connections",
-        "Open RPC connections (requests in progress and WebSocket sessions).",
+        "Open RPC TCP connections (keep-alive HTTP and WebSocket).",
         "gauge",
         (ctx.config.connections_max - app.connections.available_permits()) as u64,
     );
@@ -464,5 +448,105 @@ async fn next_pending(
             Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
         },
         None => std::future::pending().await,
+    }
+}
+
+/// The RPC listener: at most `rpc.connections_max` open TCP connections. One over
+/// the cap is answered `503` with a JSON-RPC error naming the setting, and closed.
+struct CappedListener {
+    inner: tokio::net::TcpListener,
+    slots: Arc<Semaphore>,
+    max: usize,
+}
+
+/// An admitted connection; its slot frees when it closes.
+struct CappedStream {
+    stream: tokio::net::TcpStream,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl axum::serve::Listener for CappedListener {
+    type Io = CappedStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (CappedStream, SocketAddr) {
+        loop {
+            let (stream, addr) = axum::serve::Listener::accept(&mut self.inner).await;
+            match self.slots.clone().try_acquire_owned() {
+                Ok(slot) => {
+                    return (
+                        CappedStream {
+                            stream,
+                            _slot: slot,
+                        },
+                        addr,
+                    )
+                }
+                Err(_) => refuse(stream, self.max),
+            }
+        }
+    }
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+}
+
+/// Tells a connection over the cap why, and closes it.
+fn refuse(stream: tokio::net::TcpStream, max: usize) {
+    let e = RpcError::new(
+        code::INTERNAL_ERROR,
+        format!("connection limit reached: {max} open (rpc.connections_max)"),
+    );
+    let body = dispatch::error_answer(Value::Null, &e).to_string();
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    // A fresh socket has room for a few hundred bytes: one non-blocking write.
+    let _ = stream.try_write(answer.as_bytes());
+    if let Ok(s) = stream.into_std() {
+        let _ = s.shutdown(std::net::Shutdown::Write);
+    }
+}
+
+impl tokio::io::AsyncRead for CappedStream {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for CappedStream {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
     }
 }
