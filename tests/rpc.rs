@@ -722,6 +722,18 @@ fn governance_keys_fees_and_authority_helpers() {
         ),
         json!([])
     );
+    let answer = post(
+        &node,
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "get_order_book", "params": ["CORE", "X", 10]}),
+    );
+    assert_eq!(
+        error(&answer),
+        (
+            -32601,
+            "database.get_order_book needs the order book, which this chain does not have yet"
+                .into()
+        )
+    );
 }
 
 /// A pending-transaction callback hears each transaction the node accepts, before

@@ -42,10 +42,41 @@ pub fn call(
         }
     };
     answer.unwrap_or_else(|| {
-        Err(RpcError::new(
-            code::METHOD_NOT_FOUND,
-            format!("unknown method {api}.{method}"),
-        ))
+        let message = match not_built(method) {
+            Some(feature) => {
+                format!("{api}.{method} needs {feature}, which this chain does not have yet")
+            }
+            None => format!("unknown method {api}.{method}"),
+        };
+        Err(RpcError::new(code::METHOD_NOT_FOUND, message))
+    })
+}
+
+/// API.md methods whose chain features later issues bring, with the feature.
+fn not_built(method: &str) -> Option<&'static str> {
+    Some(match method {
+        "get_order_book"
+        | "get_limit_orders"
+        | "get_limit_orders_by_account"
+        | "get_call_orders"
+        | "get_settle_orders"
+        | "get_margin_positions"
+        | "get_ticker"
+        | "get_24_volume"
+        | "get_trade_history"
+        | "get_top_markets"
+        | "subscribe_to_market"
+        | "unsubscribe_from_market" => "the order book",
+        "get_all_workers" => "workers",
+        "get_proposed_transactions" => "proposals",
+        "get_withdraw_permissions_by_giver" | "get_withdraw_permissions_by_recipient" => {
+            "withdraw permissions"
+        }
+        "get_vesting_balances" => "vesting balances (1.13)",
+        "get_recent_transaction_by_id" => {
+            "an index of recent transactions by id (use get_transaction with the block number)"
+        }
+        _ => return None,
     })
 }
 
