@@ -218,9 +218,8 @@ impl Blp {
 
 /// What the output stage hears of an accepted transaction: in-process submitters are
 /// told at once; an ingest frame gets only its final answer (included, or why not),
-/// so nothing is sent for it now.
-/// While pending transactions are watched, every accepted one goes to the output
-/// stage with the transaction.
+/// so nothing is sent for it now. While pending transactions are watched, every
+/// accepted one goes to the output stage, with the transaction.
 fn accepted(
     origin: Origin,
     vtx: &VerifiedTransaction,

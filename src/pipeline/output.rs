@@ -124,13 +124,14 @@ impl OutputStage {
     fn handle(&mut self, o: Outcome, answers: &mut Vec<Answer>, local: &mut OutputCounts) {
         match o {
             Outcome::Accepted { origin, trx } => {
-                local.accepted += 1;
                 if let (Some(trx), Some(feed)) = (trx, &self.pending_feed) {
                     feed.publish(trx);
                 }
-                // Only in-process submitters hear of acceptance (the BLP sends nothing
-                // for ingest frames, which get exactly one answer, the final one).
+                // Only in-process submitters hear of acceptance (ingest frames, sent
+                // here only while pending transactions are watched, get exactly one
+                // answer, the final one).
                 if matches!(origin, Origin::Local { .. }) {
+                    local.accepted += 1;
                     answers.push(Answer {
                         origin,
                         code: code::ACCEPTED,

@@ -432,18 +432,23 @@ impl Wallet {
                 let active = PrivateKey::from_brain_key(brain, 1);
                 let (name, registrar, referrer) = (a.str(1), a.str(2), a.str(3));
                 self.need_keys()?;
-                // Keep the keys before anything is sent, so that none can be lost.
-                self.file
-                    .add_keys(Some(name), &[owner.clone(), active.clone()])?;
-                self.register(
+                // Keep the keys before anything is sent, so that none can be lost;
+                // list the account once the chain has it.
+                self.file.add_keys(None, &[owner.clone(), active.clone()])?;
+                let broadcast = a.broadcast()?;
+                let out = self.register(
                     name,
                     owner.public_key(),
                     active.public_key(),
                     registrar,
                     referrer,
                     None,
-                    a.broadcast()?,
-                )
+                    broadcast,
+                )?;
+                if broadcast {
+                    self.file.add_keys(Some(name), &[])?;
+                }
+                Ok(out)
             }
             "register_account" => {
                 a.count(7, 7)?;
@@ -939,14 +944,7 @@ impl Wallet {
             name: name.to_string(),
             owner: Authority::single_key(owner),
             active: Authority::single_key(active),
-            options: AccountOptions {
-                memo_key: active,
-                voting_account: AccountId::PROXY_TO_SELF,
-                num_witness: 0,
-                num_committee: 0,
-                votes: Default::default(),
-                extensions: Default::default(),
-            },
+            options: AccountOptions::new(active),
             extensions: Default::default(),
         });
         self.finish(vec![op], broadcast)

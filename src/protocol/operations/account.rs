@@ -80,6 +80,20 @@ pub struct AccountOptions {
 }
 
 impl AccountOptions {
+    /// Options for a new account: `memo_key`, voting by itself, no votes.
+    pub fn new(memo_key: PublicKey) -> AccountOptions {
+        AccountOptions {
+            memo_key,
+            voting_account: AccountId::PROXY_TO_SELF,
+            num_witness: 0,
+            num_committee: 0,
+            votes: Default::default(),
+            extensions: Default::default(),
+        }
+    }
+}
+
+impl AccountOptions {
     pub fn with_memo_key(memo_key: PublicKey) -> Self {
         AccountOptions {
             memo_key,

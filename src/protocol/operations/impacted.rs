@@ -114,14 +114,7 @@ mod tests {
             name: "bob".into(),
             owner,
             active: Authority::single_account(AccountId(31)),
-            options: AccountOptions {
-                memo_key: PublicKey([7; 32]),
-                voting_account: AccountId::PROXY_TO_SELF,
-                num_witness: 0,
-                num_committee: 0,
-                votes: Default::default(),
-                extensions: Default::default(),
-            },
+            options: AccountOptions::new(PublicKey([7; 32])),
             extensions: Default::default(),
         });
         let mut out = vec![];

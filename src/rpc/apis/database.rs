@@ -117,14 +117,7 @@ pub fn call(
                     .map(|(name, id)| (name.clone(), *id))
                     .collect::<Vec<_>>()
             })
-            .map(|found| {
-                Value::Array(
-                    found
-                        .into_iter()
-                        .map(|(name, id)| json!([name, id.to_string()]))
-                        .collect(),
-                )
-            })
+            .map(name_id_pairs)
         }),
         "get_account_count" => read(ctx, |c| c.store.accounts.len() as u64).map(Value::from),
         "get_account_balances" | "get_named_account_balances" => p
@@ -284,14 +277,7 @@ pub fn call(
                         .take(limit)
                         .collect::<Vec<_>>()
                 })
-                .map(|found| {
-                    Value::Array(
-                        found
-                            .into_iter()
-                            .map(|(name, id)| json!([name, id.to_string()]))
-                            .collect(),
-                    )
-                })
+                .map(name_id_pairs)
             }),
         "get_witness_count" => read(ctx, |c| c.store.witnesses.len() as u64).map(Value::from),
         "get_committee_count" => {
@@ -308,6 +294,16 @@ pub fn call(
             }),
         _ => return None,
     })
+}
+
+/// `[[name, id], ...]`, as the lookup methods answer.
+fn name_id_pairs<I: std::fmt::Display>(found: Vec<(String, I)>) -> Value {
+    Value::Array(
+        found
+            .into_iter()
+            .map(|(name, id)| json!([name, id.to_string()]))
+            .collect(),
+    )
 }
 
 /// Accounts scanned per read by `get_key_references`: each read is one short turn
