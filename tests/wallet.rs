@@ -48,8 +48,9 @@ fn wallet(node: &Node, file: &Path, password: &str, args: &[&str]) -> Run {
     }
 }
 
-fn temp_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("carbyne-wallet-it-{}", std::process::id()));
+/// A fresh directory for one test (tests run in parallel: each has its own).
+fn temp_dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("carbyne-wallet-it-{}-{test}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -110,7 +111,7 @@ fn transfer_fee(node: &Node, memo: Option<&Memo>) -> i64 {
 #[test]
 fn wallet_drives_accounts_transfers_memos_and_assets() {
     let node = start_node();
-    let dir = temp_dir();
+    let dir = temp_dir("drive");
     let dev_wallet = dir.join("dev.json");
     let alice_wallet = dir.join("alice.json");
     let dev_wif = carbyne::chain::genesis::dev_key().to_wif();
@@ -407,8 +408,7 @@ fn wallet_drives_accounts_transfers_memos_and_assets() {
 #[test]
 fn wallet_interactive_and_rpc_server_modes() {
     let node = start_node();
-    let dir = temp_dir().join("modes");
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("modes");
     let file = dir.join("w.json");
     let dev_wif = carbyne::chain::genesis::dev_key().to_wif();
     let server = format!("ws://{}", node.rpc);
@@ -495,7 +495,10 @@ fn wallet_interactive_and_rpc_server_modes() {
     let sent = call(json!({"jsonrpc": "2.0", "id": 7, "method": "transfer",
                            "params": ["dev", "init1", "3", "CORE", "", true]}));
     assert_eq!(sent["id"], 7);
-    assert!(sent["result"]["block_num"].as_u64().unwrap() > 0, "{sent}");
+    assert!(
+        sent["result"]["block_num"].as_u64().is_some_and(|n| n > 0),
+        "{sent}"
+    );
     assert_eq!(balance(&node, "init1", "1.3.0"), before + 300_000);
     let bad = call(json!({"jsonrpc": "2.0", "id": 8, "method": "transfer",
                           "params": ["dev", "init1", "-3", "CORE", "", true]}));
