@@ -773,6 +773,22 @@ fn pending_transaction_notices() {
             break;
         }
     }
+    // Once in a block, the transaction is found by its id.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let found = loop {
+        let t = result(&node, "get_recent_transaction_by_id", json!([id]));
+        if !t.is_null() {
+            break t;
+        }
+        assert!(Instant::now() < deadline, "never found by id");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(
+        found["operations"][0][1]["amount"]["amount"], 777,
+        "{found}"
+    );
+    let unknown = "00".repeat(32);
+    assert!(result(&node, "get_recent_transaction_by_id", json!([unknown])).is_null());
     // Cancelled: no more pending notices.
     ws_send(
         &mut ws,

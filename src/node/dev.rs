@@ -222,7 +222,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
                     number: block.header.block_num(),
                     id: block.id().to_string(),
                 };
-                recent.push(block);
+                recent.push(block, produced.ids);
                 hub.publish(event);
             }
         })?;

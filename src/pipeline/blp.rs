@@ -149,6 +149,7 @@ impl Blp {
             return Ok(None);
         }
         let leaves: Vec<[u8; 32]> = self.pending.iter().map(|(v, _)| v.merkle_leaf).collect();
+        let ids = self.pending.iter().map(|(v, _)| v.id).collect();
         let header = BlockHeader {
             previous: self.chain.store.dynamic().head_block_id,
             timestamp: self.chain.slot_time(slot),
@@ -187,6 +188,7 @@ impl Blp {
             header,
             signing_key,
             transactions,
+            ids,
             origins,
             new_keys,
             last_irreversible: self.chain.last_irreversible_block_num(),

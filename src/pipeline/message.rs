@@ -55,6 +55,8 @@ pub struct SealedBlock {
     pub block_num: u32,
     pub signing_key: PublicKey,
     pub transactions: Vec<Arc<SignedTransaction>>,
+    /// Their ids, as the verify stage computed them.
+    pub ids: Vec<TransactionId>,
     pub origins: Vec<Origin>,
     /// Keys that got ids in this block: (first new id, keys in id order).
     pub new_keys: (u32, Vec<PublicKey>),

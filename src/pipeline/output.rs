@@ -60,6 +60,8 @@ impl WitnessKeys {
 #[derive(Debug, Clone)]
 pub struct ProducedBlock {
     pub block: Arc<SignedBlock>,
+    /// The ids of its transactions, in order.
+    pub ids: Arc<[crate::protocol::TransactionId]>,
     /// When the BLP sealed it.
     pub sealed_at: Instant,
     pub seal_us: u64,
@@ -216,6 +218,7 @@ impl OutputStage {
         if let Some(obs) = &self.observer {
             let _ = obs.send(ProducedBlock {
                 block: Arc::new(block),
+                ids: b.ids.into(),
                 sealed_at: b.sealed_at,
                 seal_us: b.seal_us,
                 last_irreversible: b.last_irreversible,

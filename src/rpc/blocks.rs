@@ -11,10 +11,10 @@
 use super::dispatch::Params;
 use super::{code, Context, RpcError};
 use crate::protocol::ids::WitnessId;
-use crate::protocol::SignedBlock;
+use crate::protocol::{SignedBlock, TransactionId};
 use parking_lot::Mutex;
 use serde_json::{json, Value};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 /// The blocks kept for RPC, oldest first, in consecutive numbers.
@@ -27,6 +27,11 @@ pub struct RecentBlocks {
 #[derive(Default)]
 struct Inner {
     blocks: VecDeque<Arc<SignedBlock>>,
+    /// Each kept block's transaction ids, in the same order as `blocks`.
+    ids: VecDeque<Arc<[TransactionId]>>,
+    /// Transaction id → (block number, position), for the kept blocks. Looked up,
+    /// never iterated.
+    by_id: HashMap<TransactionId, (u32, u32)>,
     transactions: usize,
     /// The newest block number ever evicted (0: none).
     evicted_up_to: u32,
@@ -43,7 +48,8 @@ impl RecentBlocks {
 
     /// Keeps `block`, the successor of the newest kept, dropping the oldest beyond
     /// the caps (the newest block is always kept).
-    pub fn push(&self, block: Arc<SignedBlock>) {
+    /// `ids` are its transactions' ids, in order.
+    pub fn push(&self, block: Arc<SignedBlock>, ids: Arc<[TransactionId]>) {
         let mut s = self.inner.lock();
         if let Some(last) = s.blocks.back() {
             if block.header.block_num() != last.header.block_num() + 1 {
@@ -51,18 +57,43 @@ impl RecentBlocks {
                 let n = last.header.block_num();
                 s.evicted_up_to = s.evicted_up_to.max(n);
                 s.blocks.clear();
+                s.ids.clear();
+                s.by_id.clear();
                 s.transactions = 0;
             }
         }
+        let num = block.header.block_num();
+        for (i, id) in ids.iter().enumerate() {
+            s.by_id.insert(*id, (num, i as u32));
+        }
         s.transactions += block.transactions.len();
         s.blocks.push_back(block);
+        s.ids.push_back(ids);
         while s.blocks.len() > 1
             && (s.blocks.len() > self.blocks_max || s.transactions > self.transactions_max)
         {
             let old = s.blocks.pop_front().expect("more than one block");
+            let old_ids = s.ids.pop_front().unwrap_or_else(|| Arc::from(Vec::new()));
+            let old_num = old.header.block_num();
+            for id in old_ids.iter() {
+                // The same id may be in a newer block only if it was resubmitted after
+                // expiring; keep that entry.
+                if s.by_id.get(id).is_some_and(|(n, _)| *n == old_num) {
+                    s.by_id.remove(id);
+                }
+            }
             s.transactions -= old.transactions.len();
-            s.evicted_up_to = old.header.block_num();
+            s.evicted_up_to = old_num;
         }
+    }
+
+    /// A kept transaction by id, with its block number and position.
+    pub fn transaction(&self, id: &TransactionId) -> Option<(u32, u32, Arc<SignedBlock>)> {
+        let s = self.inner.lock();
+        let (num, pos) = *s.by_id.get(id)?;
+        let first = s.blocks.front()?.header.block_num();
+        let block = s.blocks.get(num.checked_sub(first)? as usize)?.clone();
+        Some((num, pos, block))
     }
 
     /// Block `num`: `Ok(None)` if it is not produced yet, an error if it is no longer
@@ -92,6 +123,14 @@ impl RecentBlocks {
 pub fn call(ctx: &Context, api: &str, method: &str, p: &Params) -> Option<Result<Value, RpcError>> {
     let blocks = &ctx.blocks;
     Some(match (api, method) {
+        ("database", "get_recent_transaction_by_id") => (|| {
+            let id = p.get::<TransactionId>(0, "transaction id")?;
+            p.at_most(1)?;
+            Ok(match blocks.transaction(&id) {
+                Some((_, pos, block)) => super::apis::to_json(&block.transactions[pos as usize]),
+                None => Value::Null,
+            })
+        })(),
         ("database", "get_block") => (|| {
             let num = p.get::<u32>(0, "block number")?;
             p.at_most(1)?;
@@ -198,11 +237,39 @@ mod tests {
         })
     }
 
+    fn ids(num: u32, txs: usize) -> Arc<[TransactionId]> {
+        (0..txs)
+            .map(|i| {
+                let mut id = [0u8; 32];
+                id[..4].copy_from_slice(&num.to_be_bytes());
+                id[4] = i as u8;
+                TransactionId(id)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn transactions_are_found_by_id_while_their_block_is_kept() {
+        let r = RecentBlocks::new(2, 100);
+        r.push(block(1, 2), ids(1, 2));
+        r.push(block(2, 3), ids(2, 3));
+        let (num, pos, b) = r.transaction(&ids(2, 3)[2]).unwrap();
+        assert_eq!((num, pos, b.header.block_num()), (2, 2, 2));
+        assert_eq!(r.transaction(&ids(1, 2)[1]).unwrap().0, 1);
+        r.push(block(3, 1), ids(3, 1));
+        assert!(
+            r.transaction(&ids(1, 2)[1]).is_none(),
+            "block 1 was evicted"
+        );
+        assert_eq!(r.transaction(&ids(3, 1)[0]).unwrap().0, 3);
+        assert!(r.transaction(&TransactionId([9; 32])).is_none());
+    }
+
     #[test]
     fn keeps_the_newest_blocks_within_both_caps() {
         let r = RecentBlocks::new(3, 10);
         for n in 1..=5 {
-            r.push(block(n, 2));
+            r.push(block(n, 2), ids(n, 2));
         }
         assert!(r
             .get("m", 1)
@@ -215,11 +282,11 @@ mod tests {
         }
         assert!(r.get("m", 6).unwrap().is_none());
         // The transaction cap: a block of 9 leaves room for no other.
-        r.push(block(6, 9));
+        r.push(block(6, 9), ids(6, 9));
         assert!(r.get("m", 5).is_err());
         assert_eq!(r.get("m", 6).unwrap().unwrap().transactions.len(), 9);
         // One block over the cap on its own is still kept.
-        r.push(block(7, 50));
+        r.push(block(7, 50), ids(7, 50));
         assert_eq!(r.get("m", 7).unwrap().unwrap().transactions.len(), 50);
         assert!(r.get("m", 6).is_err());
     }

@@ -73,9 +73,6 @@ fn not_built(method: &str) -> Option<&'static str> {
             "withdraw permissions"
         }
         "get_vesting_balances" => "vesting balances (1.13)",
-        "get_recent_transaction_by_id" => {
-            "an index of recent transactions by id (use get_transaction with the block number)"
-        }
         _ => return None,
     })
 }
