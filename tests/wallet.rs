@@ -48,6 +48,12 @@ fn wallet(node: &Node, file: &Path, password: &str, args: &[&str]) -> Run {
     }
 }
 
+/// Runs a command in `file` (password `pw-alice`) that must fail with `needle`.
+fn expect_error(node: &Node, file: &Path, args: &[&str], needle: &str) {
+    let e = wallet(node, file, "pw-alice", args);
+    assert!(e.error().contains(needle), "{}", e.stderr);
+}
+
 /// A fresh directory for one test (tests run in parallel: each has its own).
 fn temp_dir(test: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("carbyne-wallet-it-{}-{test}", std::process::id()));
@@ -331,38 +337,23 @@ fn wallet_drives_accounts_transfers_memos_and_assets() {
     assert_eq!(balance(&node, "alice", "1.3.0"), 25_050_000);
 
     // Clear errors for bad input, and nothing changes.
-    let e = wallet(
+    expect_error(
         &node,
         &alice_wallet,
-        "pw-alice",
         &["transfer", "alice", "nobody", "1", "CORE", "", "true"],
+        r#"unknown account "nobody""#,
     );
-    assert!(
-        e.error().contains(r#"unknown account "nobody""#),
-        "{}",
-        e.stderr
-    );
-    let e = wallet(
+    expect_error(
         &node,
         &alice_wallet,
-        "pw-alice",
         &["transfer", "alice", "dev", "1.2.3", "CORE", "", "true"],
+        r#"malformed amount "1.2.3""#,
     );
-    assert!(
-        e.error().contains(r#"malformed amount "1.2.3""#),
-        "{}",
-        e.stderr
-    );
-    let e = wallet(
+    expect_error(
         &node,
         &alice_wallet,
-        "pw-alice",
         &["transfer", "alice", "dev", "1", "NOPE", "", "true"],
-    );
-    assert!(
-        e.error().contains(r#"unknown asset "NOPE""#),
-        "{}",
-        e.stderr
+        r#"unknown asset "NOPE""#,
     );
     let e = wallet(
         &node,

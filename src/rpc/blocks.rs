@@ -17,6 +17,9 @@ use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
+/// A kept block and its transactions' ids.
+type Kept = (Arc<SignedBlock>, Arc<[TransactionId]>);
+
 /// The blocks kept for RPC, oldest first, in consecutive numbers.
 pub struct RecentBlocks {
     inner: Mutex<Inner>,
@@ -98,12 +101,14 @@ impl RecentBlocks {
 
     /// Block `num`: `Ok(None)` if it is not produced yet, an error if it is no longer
     /// kept.
-    fn get(&self, method: &str, num: u32) -> Result<Option<Arc<SignedBlock>>, RpcError> {
+    /// The block comes with its transactions' ids, as the verify stage computed them.
+    fn get(&self, method: &str, num: u32) -> Result<Option<Kept>, RpcError> {
         let s = self.inner.lock();
         if let Some(first) = s.blocks.front() {
             let first_num = first.header.block_num();
             if num >= first_num {
-                return Ok(s.blocks.get((num - first_num) as usize).cloned());
+                let i = (num - first_num) as usize;
+                return Ok(s.blocks.get(i).cloned().zip(s.ids.get(i).cloned()));
             }
         }
         if num <= s.evicted_up_to {
@@ -135,7 +140,7 @@ pub fn call(ctx: &Context, api: &str, method: &str, p: &Params) -> Option<Result
             let num = p.get::<u32>(0, "block number")?;
             p.at_most(1)?;
             match blocks.get(method, num)? {
-                Some(b) => block_json(ctx, &b),
+                Some((b, ids)) => block_json(ctx, &b, &ids),
                 None => Ok(Value::Null),
             }
         })(),
@@ -144,13 +149,13 @@ pub fn call(ctx: &Context, api: &str, method: &str, p: &Params) -> Option<Result
             p.at_most(1)?;
             Ok(blocks
                 .get(method, num)?
-                .map_or(Value::Null, |b| super::apis::to_json(&b.header)))
+                .map_or(Value::Null, |(b, _)| super::apis::to_json(&b.header)))
         })(),
         ("database", "get_transaction") => (|| {
             let num = p.get::<u32>(0, "block number")?;
             let index = p.get::<u32>(1, "transaction index in the block")?;
             p.at_most(2)?;
-            let block = blocks.get(method, num)?.ok_or_else(|| {
+            let (block, _) = blocks.get(method, num)?.ok_or_else(|| {
                 RpcError::invalid_params(format!("{method}: block {num} does not exist yet"))
             })?;
             let trx = block.transactions.get(index as usize).ok_or_else(|| {
@@ -180,7 +185,7 @@ pub fn call(ctx: &Context, api: &str, method: &str, p: &Params) -> Option<Result
             let mut out = Vec::new();
             for num in from..=to {
                 match blocks.get(method, num)? {
-                    Some(b) => out.push(block_json(ctx, &b)?),
+                    Some((b, ids)) => out.push(block_json(ctx, &b, &ids)?),
                     None => break,
                 }
             }
@@ -192,7 +197,7 @@ pub fn call(ctx: &Context, api: &str, method: &str, p: &Params) -> Option<Result
 
 /// A block as BitShares answers it: the signed block with its id, its witness's
 /// signing key and its transactions' ids.
-fn block_json(ctx: &Context, b: &SignedBlock) -> Result<Value, RpcError> {
+fn block_json(ctx: &Context, b: &SignedBlock, ids: &[TransactionId]) -> Result<Value, RpcError> {
     let witness: WitnessId = b.header.witness;
     let signing_key = ctx.state.read(|c| {
         c.store
@@ -206,12 +211,7 @@ fn block_json(ctx: &Context, b: &SignedBlock) -> Result<Value, RpcError> {
         fields.insert("signing_key".into(), json!(signing_key));
         fields.insert(
             "transaction_ids".into(),
-            Value::Array(
-                b.transactions
-                    .iter()
-                    .map(|t| json!(t.trx.id().to_string()))
-                    .collect(),
-            ),
+            Value::Array(ids.iter().map(|id| json!(id.to_string())).collect()),
         );
     }
     Ok(v)
@@ -278,16 +278,16 @@ mod tests {
             .contains("rpc.recent_blocks"));
         assert!(r.get("m", 2).is_err());
         for n in 3..=5 {
-            assert_eq!(r.get("m", n).unwrap().unwrap().header.block_num(), n);
+            assert_eq!(r.get("m", n).unwrap().unwrap().0.header.block_num(), n);
         }
         assert!(r.get("m", 6).unwrap().is_none());
         // The transaction cap: a block of 9 leaves room for no other.
         r.push(block(6, 9), ids(6, 9));
         assert!(r.get("m", 5).is_err());
-        assert_eq!(r.get("m", 6).unwrap().unwrap().transactions.len(), 9);
+        assert_eq!(r.get("m", 6).unwrap().unwrap().0.transactions.len(), 9);
         // One block over the cap on its own is still kept.
         r.push(block(7, 50), ids(7, 50));
-        assert_eq!(r.get("m", 7).unwrap().unwrap().transactions.len(), 50);
+        assert_eq!(r.get("m", 7).unwrap().unwrap().0.transactions.len(), 50);
         assert!(r.get("m", 6).is_err());
     }
 }
