@@ -11,5 +11,6 @@ pub mod pipeline;
 pub mod profile;
 pub mod protocol;
 pub mod rpc;
+pub mod storage;
 pub mod test_utils;
 pub mod wallet;

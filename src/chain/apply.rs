@@ -182,11 +182,24 @@ impl Chain {
         ctx: &BlockContext,
         txs: &[VerifiedTransaction],
     ) -> Result<(), BlockError> {
-        self.clear_pending();
         if txs.len() != block.transactions.len() {
+            self.clear_pending();
             return Err(BlockError::VerificationMismatch);
         }
-        self.validate_block_header(&block.header, ctx)?;
+        self.apply_block_parts(&block.header, ctx, txs)
+    }
+
+    /// [`Chain::apply_block`] for a block already split into its header and its
+    /// verified transactions (a replay, which hands the transactions over instead of
+    /// keeping a second copy).
+    pub fn apply_block_parts(
+        &mut self,
+        header: &BlockHeader,
+        ctx: &BlockContext,
+        txs: &[VerifiedTransaction],
+    ) -> Result<(), BlockError> {
+        self.clear_pending();
+        self.validate_block_header(header, ctx)?;
         self.store.start_session();
         for (index, vtx) in txs.iter().enumerate() {
             if let Err(error) = self.apply_transaction(vtx) {
@@ -194,7 +207,7 @@ impl Chain {
                 return Err(BlockError::Transaction { index, error });
             }
         }
-        self.finish_block(&block.header, ctx);
+        self.finish_block(header, ctx);
         Ok(())
     }
 

@@ -41,6 +41,17 @@ pub struct Chain {
 }
 
 impl Chain {
+    /// A chain over a store loaded from a snapshot. It has no undo history: the
+    /// blocks up to its head cannot be popped.
+    pub fn from_store(store: Store) -> Chain {
+        Chain {
+            store,
+            reversible_blocks: 0,
+            pending_open: false,
+            pending_count: 0,
+            pending_bytes: 0,
+        }
+    }
     pub fn chain_id(&self) -> ChainId {
         self.store
             .chain_property

@@ -49,7 +49,30 @@ counters! {
         block_transactions,
         /// Nanoseconds spent working (not waiting).
         busy_ns,
+        /// Snapshot copies handed to the snapshot thread.
+        snapshots,
+        /// Snapshots skipped because the previous one was still being written.
+        snapshots_skipped,
+        /// The longest pause for a snapshot copy, in microseconds.
+        snapshot_copy_us_max,
     }
+}
+
+/// A copy of the state at a block boundary, for the snapshot thread to write.
+pub struct SnapshotRequest {
+    pub store: crate::chain::store::Store,
+    pub block_num: u32,
+    /// How long the BLP paused to make the copy.
+    pub copy_us: u64,
+}
+
+/// How the BLP asks for snapshots: every `every` blocks it copies its tables (unless
+/// the previous snapshot is still `busy`) and sends the copy.
+#[derive(Clone)]
+pub struct SnapshotHook {
+    pub every: u32,
+    pub busy: Arc<AtomicBool>,
+    pub requests: std::sync::mpsc::Sender<SnapshotRequest>,
 }
 
 /// Valid transactions waiting for room in a block, at most.
@@ -70,6 +93,8 @@ pub struct Blp {
     counts: BlpCounts,
     /// Pending-transaction notices, when the node publishes them.
     pub pending_feed: Option<Arc<PendingFeed>>,
+    /// Snapshots, when the node keeps them.
+    pub snapshot: Option<SnapshotHook>,
 }
 
 impl Blp {
@@ -87,6 +112,7 @@ impl Blp {
             keys_announced,
             counts: BlpCounts::default(),
             pending_feed: None,
+            snapshot: None,
         }
     }
 
@@ -169,6 +195,7 @@ impl Blp {
             packed_size,
         };
         self.chain.seal_pending_block(&header, &ctx)?;
+        self.snapshot_if_due(header.block_num());
         let (transactions, origins) = std::mem::take(&mut self.pending)
             .into_iter()
             .map(|(v, o)| (v.trx, o))
@@ -215,6 +242,34 @@ impl Blp {
             }
         }
         Ok(Some(block))
+    }
+}
+
+impl Blp {
+    /// At a block boundary (nothing pending): copies the tables for the snapshot
+    /// thread when one is due. The copy is the BLP's whole share of the work.
+    fn snapshot_if_due(&mut self, block_num: u32) {
+        let Some(hook) = &self.snapshot else { return };
+        if hook.every == 0 || block_num % hook.every != 0 {
+            return;
+        }
+        if hook.busy.swap(true, Ordering::AcqRel) {
+            self.counts.snapshots_skipped += 1;
+            return;
+        }
+        let started = Instant::now();
+        let store = self.chain.store.clone_committed();
+        let copy_us = started.elapsed().as_micros() as u64;
+        self.counts.snapshots += 1;
+        self.counts.snapshot_copy_us_max = self.counts.snapshot_copy_us_max.max(copy_us);
+        let request = SnapshotRequest {
+            store,
+            block_num,
+            copy_us,
+        };
+        if hook.requests.send(request).is_err() {
+            hook.busy.store(false, Ordering::Release);
+        }
     }
 }
 

@@ -83,6 +83,33 @@ pub struct PipelineConfig {
     pub max_blocks: Option<u32>,
     /// Pending transactions the BLP reserves room for.
     pub pending_reserve: usize,
+    /// The block log and snapshots; `None` keeps the chain in memory only.
+    pub storage: Option<StorageHooks>,
+}
+
+/// How the pipeline reaches the disk: the output stage writes every block to `log`
+/// before telling anyone about it; the BLP copies its tables for a snapshot every
+/// `snapshot_every` blocks and hands the copy to `snapshots`.
+#[derive(Clone)]
+pub struct StorageHooks {
+    pub log: Arc<crate::storage::blocklog::BlockLog>,
+    pub fsync: crate::storage::FsyncPolicy,
+    /// Told the number of each block written, for the sync thread (`Irreversible`).
+    pub written: Option<mpsc::Sender<u32>>,
+    pub snapshot: Option<blp::SnapshotHook>,
+}
+
+impl std::fmt::Debug for StorageHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StorageHooks")
+            .field("log", &self.log.log_path())
+            .field("fsync", &self.fsync)
+            .field(
+                "snapshot_every",
+                &self.snapshot.as_ref().map(|s| s.every),
+            )
+            .finish()
+    }
 }
 
 impl Default for PipelineConfig {
@@ -103,6 +130,7 @@ impl Default for PipelineConfig {
             ingest: None,
             max_blocks: None,
             pending_reserve: 0,
+            storage: None,
         }
     }
 }
@@ -241,6 +269,7 @@ pub struct Pipeline {
     output_counters: Arc<OutputCounters>,
     bells: Vec<Arc<Doorbell>>,
     pending_feed: Arc<pending::PendingFeed>,
+    failure: Arc<parking_lot::Mutex<Option<String>>>,
 }
 
 fn pin(cpu: Option<usize>, what: &str) {
@@ -342,6 +371,7 @@ impl Pipeline {
         let output_counters = Arc::new(OutputCounters::default());
         let (outcome_p, outcome_c) = ring::ring(config.outcome_ring);
         let pending_feed = Arc::new(pending::PendingFeed::default());
+        let failure: Arc<parking_lot::Mutex<Option<String>>> = Default::default();
         let stage = OutputStage {
             input: outcome_c,
             pending_feed: Some(pending_feed.clone()),
@@ -352,6 +382,9 @@ impl Pipeline {
             witness_keys: keys,
             chain_id,
             observer: Some(block_tx),
+            storage: config.storage.clone(),
+            failure: failure.clone(),
+            halt: stop.clone(),
             counters: output_counters.clone(),
             blp_finished: blp_finished.clone(),
             wait: config.output_wait,
@@ -369,6 +402,7 @@ impl Pipeline {
         let blp_counters = Arc::new(BlpCounters::default());
         let mut blp = Blp::with_reserve(chain, producing, config.pending_reserve);
         blp.pending_feed = Some(pending_feed.clone());
+        blp.snapshot = config.storage.as_ref().and_then(|s| s.snapshot.clone());
         let state: SharedBlp = Arc::new(RwLock::new(Some(blp)));
         let reads = Arc::new(query::Reads::new(blp_bell.clone()));
         let stage = BlpStage {
@@ -455,7 +489,13 @@ impl Pipeline {
             output_counters,
             bells,
             pending_feed,
+            failure,
         })
+    }
+
+    /// Why the pipeline stopped itself, if it did (a block it could not write).
+    pub fn failure(&self) -> Option<String> {
+        self.failure.lock().clone()
     }
 
     /// The chain state for readers (RPC): see [`StateReader`].

@@ -56,6 +56,30 @@ impl WitnessKeys {
     }
 }
 
+/// Appends `block` to the log and syncs it as the policy says.
+fn write_block(
+    storage: &super::StorageHooks,
+    block: &SignedBlock,
+    last_irreversible: u32,
+) -> Result<(), crate::storage::blocklog::LogError> {
+    let num = block.header.block_num();
+    storage
+        .log
+        .append(num, last_irreversible, &crate::protocol::codec::encode(block))?;
+    match storage.fsync {
+        crate::storage::FsyncPolicy::EveryBlock => {
+            storage.log.sync()?;
+        }
+        crate::storage::FsyncPolicy::Irreversible => {
+            if let Some(tx) = &storage.written {
+                let _ = tx.send(num);
+            }
+        }
+        crate::storage::FsyncPolicy::Never => {}
+    }
+    Ok(())
+}
+
 /// A block this node produced, as observers see it.
 #[derive(Debug, Clone)]
 pub struct ProducedBlock {
@@ -79,6 +103,11 @@ pub struct OutputStage {
     pub(crate) witness_keys: WitnessKeys,
     pub(crate) chain_id: ChainId,
     pub(crate) observer: Option<Sender<ProducedBlock>>,
+    /// The block log: each block is written before anyone hears of it.
+    pub(crate) storage: Option<super::StorageHooks>,
+    /// Set when a block cannot be written; `halt` then stops the pipeline.
+    pub(crate) failure: Arc<parking_lot::Mutex<Option<String>>>,
+    pub(crate) halt: Arc<AtomicBool>,
     pub(crate) counters: Arc<OutputCounters>,
     /// Set by the BLP when it has sent its last outcome.
     pub(crate) blp_finished: Arc<AtomicBool>,
@@ -173,6 +202,40 @@ impl OutputStage {
                 .map(|(i, k)| (*k, KeyId(first + i as u32))),
         );
         self.seen.set_head_time(b.header.timestamp.0);
+        let Some(key) = self.witness_keys.get(&b.signing_key) else {
+            local.unsigned_blocks += 1;
+            tracing::error!(
+                "block #{} was sealed for key {} that this node does not hold",
+                b.block_num,
+                b.signing_key
+            );
+            return;
+        };
+        if self.failure.lock().is_some() {
+            // The log has a gap now: nothing after it can be written or answered.
+            return;
+        }
+        let witness_signature = key.sign(&b.header.signing_digest(&self.chain_id).0);
+        let count = b.transactions.len();
+        let block = SignedBlock {
+            header: b.header,
+            witness_signature,
+            transactions: b
+                .transactions
+                .into_iter()
+                .map(|t| Arc::try_unwrap(t).unwrap_or_else(|t| (*t).clone()))
+                .collect(),
+        };
+        if let Some(storage) = &self.storage {
+            if let Err(e) = write_block(storage, &block, b.last_irreversible) {
+                let why = format!("block #{} could not be written: {e}", b.block_num);
+                tracing::error!("{why}; stopping block production");
+                *self.failure.lock() = Some(why);
+                self.halt.store(true, Ordering::Relaxed);
+                return;
+            }
+        }
+        local.blocks += 1;
         let num = b.block_num.to_string().into_bytes();
         for (trx_num, origin) in b.origins.iter().enumerate() {
             answers.push(Answer {
@@ -186,27 +249,6 @@ impl OutputStage {
             });
         }
         local.included += b.origins.len() as u64;
-        let Some(key) = self.witness_keys.get(&b.signing_key) else {
-            local.unsigned_blocks += 1;
-            tracing::error!(
-                "block #{} was sealed for key {} that this node does not hold",
-                b.block_num,
-                b.signing_key
-            );
-            return;
-        };
-        local.blocks += 1;
-        let witness_signature = key.sign(&b.header.signing_digest(&self.chain_id).0);
-        let count = b.transactions.len();
-        let block = SignedBlock {
-            header: b.header,
-            witness_signature,
-            transactions: b
-                .transactions
-                .into_iter()
-                .map(|t| Arc::try_unwrap(t).unwrap_or_else(|t| (*t).clone()))
-                .collect(),
-        };
         tracing::info!(
             "block #{} txs={} apply={}us witness={} lib={}",
             b.block_num,

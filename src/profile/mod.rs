@@ -264,6 +264,7 @@ impl Profile {
             ingest,
             max_blocks: None,
             pending_reserve: self.memory.pending_reserve,
+            storage: None,
         };
         config.validate()?;
         Ok(config)

@@ -152,6 +152,9 @@ pub struct Context {
     pub history: std::sync::Arc<history::History>,
     /// Accepted transactions, for pending-transaction notices (the node sets it).
     pub pending: Option<std::sync::Arc<crate::pipeline::pending::PendingFeed>>,
+    /// The newest block this node holds durably (the node sets it from its block
+    /// log): no block above it is reported as irreversible.
+    pub durable: Option<std::sync::Arc<dyn Fn() -> u32 + Send + Sync>>,
 }
 
 impl Context {
@@ -172,6 +175,11 @@ impl Context {
             broadcaster: None,
             history,
             pending: None,
+            durable: None,
         }
+    }
+    /// See [`Context::durable`].
+    pub fn durable_head(&self) -> Option<u32> {
+        self.durable.as_ref().map(|f| f())
     }
 }

@@ -322,6 +322,7 @@ async fn health(State(app): State<App>) -> Response {
         .map_or(0, |d| d.as_secs());
     let ctx = app.ctx.clone();
     let answer = blocking(move || {
+        let cap = ctx.durable_head().unwrap_or(u32::MAX);
         ctx.state.read(|c| {
             let d = c.store.dynamic();
             let interval = c.store.global().parameters.block_interval.max(1) as u64;
@@ -331,7 +332,7 @@ async fn health(State(app): State<App>) -> Response {
                 "head_block_num": d.head_block_number,
                 "head_block_id": d.head_block_id.to_string(),
                 "head_block_time": d.time,
-                "last_irreversible_block_num": d.last_irreversible_block_num,
+                "last_irreversible_block_num": d.last_irreversible_block_num.min(cap),
                 "seconds_behind": behind,
                 "sync": if behind <= 3 * interval { "in_sync" } else { "behind" },
             })
@@ -360,10 +361,11 @@ async fn metrics(State(app): State<App>) -> Response {
     };
     let ctx = app.ctx.clone();
     let heights = blocking(move || {
+        let cap = ctx.durable_head().unwrap_or(u32::MAX);
         ctx.state.read(|c| {
             (
                 c.head_block_num(),
-                c.last_irreversible_block_num(),
+                c.last_irreversible_block_num().min(cap),
                 c.pending_count(),
             )
         })

@@ -24,6 +24,7 @@ use std::collections::BTreeMap;
 /// an id sits, never what the table answers, and nothing iterates the table.
 /// Removal shifts the run after the hole back (no tombstones), so lookups stay short
 /// however many ids come and go.
+#[derive(Clone)]
 struct IdTable {
     slots: Vec<Slot>,
     /// `slots.len() - 1`; the length is a power of two.
@@ -221,6 +222,14 @@ impl TransactionDedup {
     }
     pub fn reserve(&mut self, n: usize) {
         self.ids.reserve(n);
+    }
+    /// A copy of the recorded ids without the undo history (a snapshot's image).
+    pub fn clone_committed(&self) -> TransactionDedup {
+        TransactionDedup {
+            ids: self.ids.clone(),
+            by_expiration: self.by_expiration.clone(),
+            journal: Journal::default(),
+        }
     }
     /// Starts loading the memory that `insert_new(id, ..)` will touch, so that the
     /// BLP can overlap the cache misses of the transactions it is about to apply.

@@ -136,6 +136,21 @@ impl<T: Clone> Table<T> {
     pub fn reserve(&mut self, additional: usize) {
         self.rows.reserve(additional);
     }
+    /// Every row slot, holes included, in instance order.
+    pub fn rows(&self) -> &[Option<T>] {
+        &self.rows
+    }
+    /// A table holding `rows` with no undo history (a loaded snapshot).
+    pub fn from_rows(rows: Vec<Option<T>>) -> Table<T> {
+        Table {
+            rows,
+            journal: Journal::default(),
+        }
+    }
+    /// A copy of the rows without the undo history.
+    pub fn clone_committed(&self) -> Table<T> {
+        Table::from_rows(self.rows.clone())
+    }
 }
 
 impl<T: Clone> Journaled for Table<T> {

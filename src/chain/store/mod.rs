@@ -5,6 +5,7 @@
 //! apply path (the digest is computed on demand by callers outside the BLP loop).
 
 pub mod dedup;
+pub mod image;
 pub mod journal;
 
 /// Asks the CPU to start loading the cache lines of `*value`, without waiting for

@@ -23,7 +23,12 @@ pub fn call(
     Some(match method {
         "get_chain_id" => read(ctx, |c| c.chain_id()).map(|id| Value::String(id.to_string())),
         "get_dynamic_global_properties" => {
-            read(ctx, |c| with_id("2.1.0", c.store.dynamic())).map(|v| v())
+            let cap = ctx.durable_head();
+            read(ctx, |c| with_id("2.1.0", c.store.dynamic())).map(|v| {
+                let mut v = v();
+                cap_irreversible(&mut v, cap);
+                v
+            })
         }
         "get_global_properties" => read(ctx, |c| with_id("2.0.0", c.store.global())).map(|v| v()),
         "get_chain_properties" => read(ctx, |c| {
@@ -45,6 +50,7 @@ pub fn call(
                         })
                     })
                     .collect::<Result<Vec<_>, _>>()?;
+                let cap = ctx.durable_head();
                 let found: Vec<Option<Later>> =
                     read(ctx, |c| ids.iter().map(|id| object(c, *id)).collect())?;
                 if let Some(session) = session {
@@ -56,6 +62,11 @@ pub fn call(
                         .zip(found)
                         .map(|(id, f)| match (id.space(), id.type_id()) {
                             (1, 11) => ctx.history.object(id.instance()).unwrap_or(Value::Null),
+                            (2, 1) => {
+                                let mut v = done(f);
+                                cap_irreversible(&mut v, cap);
+                                v
+                            }
                             _ => done(f),
                         })
                         .collect(),
@@ -456,6 +467,19 @@ fn read<R: Send>(ctx: &Context, f: impl FnOnce(&Chain) -> R + Send) -> Result<R,
 
 /// An object copied out of the state, made into JSON later (off the BLP).
 pub(crate) type Later = Box<dyn FnOnce() -> Value + Send>;
+
+/// Reports a block as irreversible only once this node has it on disk
+/// (`storage::FsyncPolicy`): `cap` is the newest durable block, read before the
+/// state was.
+pub(crate) fn cap_irreversible(dynamic: &mut Value, cap: Option<u32>) {
+    let Some(cap) = cap else { return };
+    if let Some(lib) = dynamic
+        .get_mut("last_irreversible_block_num")
+        .filter(|v| v.as_u64().is_some_and(|l| l > cap as u64))
+    {
+        *lib = Value::from(cap);
+    }
+}
 
 /// `object`, copied, for JSON as it serializes.
 fn plain<T: Serialize + Clone + Send + 'static>(object: &T) -> Later {

@@ -1,0 +1,351 @@
+//! Replaying the block log into a chain state.
+//!
+//! Two threads share the work. A preparing thread reads frames in order, and on the
+//! rayon pool decodes the blocks, hashes their transactions (ids, merkle leaves,
+//! sizes) and, for blocks that need it, batch-verifies the transaction signatures
+//! under the consensus rule. The calling thread applies the prepared blocks to the
+//! chain in order, as the BLP would. A bounded channel between them keeps the
+//! preparing thread a few chunks ahead.
+//!
+//! Blocks at or below `trusted_through` were irreversible when this node wrote them:
+//! their signatures were checked then and are not checked again (BitShares'
+//! `--replay-blockchain`). Every other block gets the full treatment: transaction
+//! signatures, the merkle root and the witness signature (`--revalidate-blockchain`
+//! passes 0, so that every block is checked).
+
+use super::blocklog::{BlockLog, LogError, RawBlock};
+use crate::chain::{BlockContext, BlockError, Chain, VerifiedTransaction};
+use crate::pipeline::verify::cache::KeyDirectory;
+use crate::pipeline::verify::stage::{verify_transactions, KeyCache};
+use crate::pipeline::verify::{hash_transaction, rule, VerifyError};
+use crate::protocol::block::merkle_root_of_leaves;
+use crate::protocol::{ChainId, SignedBlock};
+
+use rayon::prelude::*;
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+/// Blocks are prepared in chunks of at least this many transactions (or
+/// [`CHUNK_BLOCKS_MAX`] blocks), so that the rayon pool gets enough work per call.
+const CHUNK_TRANSACTIONS: usize = 8192;
+const CHUNK_BLOCKS_MAX: usize = 256;
+/// Prepared chunks waiting for the apply thread at most.
+const CHUNKS_AHEAD: usize = 3;
+/// Signatures per verification batch during a revalidation.
+const VERIFY_BATCH: usize = 256;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error("block #{num} in the block log cannot be decoded: {what}")]
+    Decode { num: u32, what: String },
+    #[error("block #{num} in the block log fails validation: {error}")]
+    Verify { num: u32, error: VerifyError },
+    #[error("block #{num} in the block log does not apply: {error}")]
+    Apply { num: u32, error: BlockError },
+}
+
+impl ReplayError {
+    /// The block that failed, if the failure belongs to one block.
+    pub fn block_num(&self) -> Option<u32> {
+        match self {
+            ReplayError::Log(LogError::Corrupt { num, .. })
+            | ReplayError::Decode { num, .. }
+            | ReplayError::Verify { num, .. }
+            | ReplayError::Apply { num, .. } => Some(*num),
+            _ => None,
+        }
+    }
+}
+
+/// What a replay did.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ReplayStats {
+    pub blocks: u32,
+    pub transactions: u64,
+    /// Blocks whose signatures were checked.
+    pub checked_blocks: u32,
+    pub seconds: f64,
+}
+
+impl ReplayStats {
+    pub fn transactions_per_s(&self) -> f64 {
+        self.transactions as f64 / self.seconds.max(1e-9)
+    }
+    pub fn blocks_per_s(&self) -> f64 {
+        self.blocks as f64 / self.seconds.max(1e-9)
+    }
+}
+
+/// How a replay reports progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// A progress bar on a terminal, periodic log lines otherwise.
+    Auto,
+    /// Nothing (benchmarks, tests).
+    Quiet,
+}
+
+struct Prepared {
+    header: crate::protocol::BlockHeader,
+    witness_signature: crate::protocol::Signature,
+    ctx: BlockContext,
+    txs: Vec<VerifiedTransaction>,
+    /// Check the witness signature before applying (the key comes from the state).
+    check_witness: bool,
+}
+
+/// Decodes a chunk of frames and readies their transactions, in parallel over the
+/// blocks. Trusted blocks are hashed only; the others are verified in full.
+fn prepare_chunk(
+    raw: Vec<RawBlock>,
+    chain_id: &ChainId,
+    keys: &KeyDirectory,
+    trusted_through: u32,
+    key_cache: &mut KeyCache,
+) -> Result<Vec<Prepared>, ReplayError> {
+    type Half = (u32, SignedBlock, usize, Option<Vec<VerifiedTransaction>>);
+    let decoded: Vec<Result<Half, ReplayError>> = raw
+        .into_par_iter()
+        .map(|r| {
+            let mut block = r
+                .decode()
+                .map_err(|what| ReplayError::Decode { num: r.num, what })?;
+            if block.header.block_num() != r.num {
+                return Err(ReplayError::Decode {
+                    num: r.num,
+                    what: format!("the block inside says #{}", block.header.block_num()),
+                });
+            }
+            let hashed = if r.num <= trusted_through {
+                let trxs = std::mem::take(&mut block.transactions);
+                Some(
+                    trxs.into_iter()
+                        .map(|t| hash_transaction(t, chain_id).map(|h| h.into_verified(keys)))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|error| ReplayError::Verify { num: r.num, error })?,
+                )
+            } else {
+                None
+            };
+            Ok((r.num, block, r.payload.len(), hashed))
+        })
+        .collect();
+    let mut out = Vec::with_capacity(decoded.len());
+    for d in decoded {
+        let (num, mut block, packed_size, hashed) = d?;
+        let check = hashed.is_none();
+        let txs = match hashed {
+            Some(txs) => txs,
+            None => {
+                let trxs = std::mem::take(&mut block.transactions);
+                let txs: Vec<VerifiedTransaction> =
+                    verify_transactions(trxs, chain_id, keys, key_cache, VERIFY_BATCH)
+                        .into_iter()
+                        .collect::<Result<_, _>>()
+                        .map_err(|error| ReplayError::Verify { num, error })?;
+                let root = merkle_root_of_leaves(txs.iter().map(|t| t.merkle_leaf).collect());
+                if root != block.header.transaction_merkle_root {
+                    return Err(ReplayError::Verify {
+                        num,
+                        error: VerifyError::MerkleMismatch,
+                    });
+                }
+                txs
+            }
+        };
+        let ctx = BlockContext {
+            id: block.header.id(),
+            // Filled in by the apply thread from the state (the scheduled witness's
+            // key), after checking the signature when `check_witness`.
+            signer: Default::default(),
+            packed_size,
+        };
+        out.push(Prepared {
+            header: block.header,
+            witness_signature: block.witness_signature,
+            ctx,
+            txs,
+            check_witness: check,
+        });
+    }
+    Ok(out)
+}
+
+/// Replays blocks `chain.head_block_num() + 1 ..= log.head()` into `chain`. On error
+/// the chain holds every block before the failing one.
+pub fn replay(
+    chain: &mut Chain,
+    log: &BlockLog,
+    trusted_through: u32,
+    progress: Progress,
+) -> Result<ReplayStats, ReplayError> {
+    let started = Instant::now();
+    let first = chain.head_block_num() + 1;
+    let last = log.head();
+    let mut stats = ReplayStats::default();
+    if first > last {
+        return Ok(stats);
+    }
+    let chain_id = chain.chain_id();
+    let keys = KeyDirectory::from_chain(chain);
+    let mut reporter = Reporter::new(progress, first, last);
+    let reader = log.reader(first)?;
+    let result = std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<Prepared>, ReplayError>>(
+            CHUNKS_AHEAD,
+        );
+        let keys = &keys;
+        scope.spawn(move || {
+            let mut key_cache = KeyCache::new(1 << 16);
+            let mut reader = reader.peekable();
+            while reader.peek().is_some() {
+                let mut raw = Vec::new();
+                let mut count = 0usize;
+                let mut failed = None;
+                while count < CHUNK_TRANSACTIONS && raw.len() < CHUNK_BLOCKS_MAX {
+                    match reader.next() {
+                        Some(Ok(r)) => {
+                            // A cheap upper bound on its transactions: their count
+                            // sits after the header and the signature.
+                            count += 1 + r.payload.len() / 128;
+                            raw.push(r);
+                        }
+                        Some(Err(e)) => {
+                            failed = Some(e);
+                            break;
+                        }
+                        None => break,
+                    }
+                }
+                let chunk = prepare_chunk(raw, &chain_id, keys, trusted_through, &mut key_cache);
+                let stop = chunk.is_err();
+                if tx.send(chunk).is_err() || stop {
+                    return;
+                }
+                if let Some(e) = failed {
+                    let _ = tx.send(Err(e.into()));
+                    return;
+                }
+            }
+        });
+        for chunk in rx {
+            for p in chunk? {
+                let num = p.header.block_num();
+                let mut ctx = p.ctx;
+                let witness = chain.store.witnesses.get(p.header.witness.0);
+                ctx.signer = witness.map(|w| w.signing_key).unwrap_or_default();
+                if p.check_witness {
+                    let digest = p.header.signing_digest(&chain_id);
+                    if rule::verify(&ctx.signer, &digest.0, &p.witness_signature).is_err() {
+                        return Err(ReplayError::Verify {
+                            num,
+                            error: VerifyError::BadBlockSignature(ctx.signer.to_string()),
+                        });
+                    }
+                    stats.checked_blocks += 1;
+                }
+                let keys_before = chain.keys_count();
+                chain
+                    .apply_block_parts(&p.header, &ctx, &p.txs)
+                    .map_err(|error| ReplayError::Apply { num, error })?;
+                if chain.keys_count() > keys_before {
+                    let now = chain.keys_count();
+                    keys.add(
+                        now,
+                        (keys_before..now).filter_map(|i| {
+                            let id = crate::chain::objects::KeyId(i);
+                            chain.key_by_id(id).map(|k| (k, id))
+                        }),
+                    );
+                }
+                stats.blocks += 1;
+                stats.transactions += p.txs.len() as u64;
+                reporter.tick(num, stats.transactions);
+            }
+        }
+        Ok(())
+    });
+    stats.seconds = started.elapsed().as_secs_f64();
+    reporter.finish(&stats);
+    result.map(|()| stats)
+}
+
+/// The progress bar (on a terminal) or log lines every few seconds.
+struct Reporter {
+    mode: Progress,
+    bar: Option<indicatif::ProgressBar>,
+    first: u32,
+    last: u32,
+    started: Instant,
+    last_line: Instant,
+}
+
+const LOG_EVERY: Duration = Duration::from_secs(5);
+
+impl Reporter {
+    fn new(mode: Progress, first: u32, last: u32) -> Reporter {
+        let bar = (mode == Progress::Auto && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new((last - first + 1) as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "replay {bar:40} block {pos}/{len} {per_sec} ETA {eta} {msg}",
+                )
+                .expect("a valid template"),
+            );
+            bar
+        });
+        if mode == Progress::Auto {
+            tracing::info!("replaying blocks #{first}..=#{last} from the block log");
+        }
+        Reporter {
+            mode,
+            bar,
+            first,
+            last,
+            started: Instant::now(),
+            last_line: Instant::now(),
+        }
+    }
+
+    fn tick(&mut self, num: u32, transactions: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position((num - self.first + 1) as u64);
+            if num % 64 == 0 {
+                let s = self.started.elapsed().as_secs_f64().max(1e-9);
+                bar.set_message(format!("{:.0} trx/s", transactions as f64 / s));
+            }
+        } else if self.mode == Progress::Auto && self.last_line.elapsed() >= LOG_EVERY {
+            self.last_line = Instant::now();
+            let s = self.started.elapsed().as_secs_f64().max(1e-9);
+            let done = (num - self.first + 1) as f64;
+            let rate = done / s;
+            let eta = (self.last - num) as f64 / rate.max(1e-9);
+            tracing::info!(
+                "replay: block #{num} of #{} ({:.0} blocks/s, {:.0} trx/s, ETA {:.0} s)",
+                self.last,
+                rate,
+                transactions as f64 / s,
+                eta
+            );
+        }
+    }
+
+    fn finish(&mut self, stats: &ReplayStats) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        if self.mode == Progress::Auto {
+            tracing::info!(
+                "replayed {} blocks, {} transactions in {:.2} s ({:.0} blocks/s, {:.0} trx/s; {} blocks had their signatures checked)",
+                stats.blocks,
+                stats.transactions,
+                stats.seconds,
+                stats.blocks_per_s(),
+                stats.transactions_per_s(),
+                stats.checked_blocks
+            );
+        }
+    }
+}
