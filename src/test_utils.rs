@@ -14,9 +14,14 @@ pub const TEST_GENESIS_TIME: TimePointSec = TimePointSec(1_767_225_600);
 /// The dev genesis at `time` plus `n` accounts `user0`.. (keys `user_key(i)`), each
 /// holding `balance` CORE satoshis.
 pub fn users_genesis(n: usize, balance: i64, time: TimePointSec) -> GenesisState {
+    use rayon::prelude::*;
     let mut g = GenesisState::dev(time);
-    for i in 0..n {
-        let key = user_key(i).public_key();
+    // Deriving a key is a scalar multiplication: spread a million of them.
+    let keys: Vec<PublicKey> = (0..n)
+        .into_par_iter()
+        .map(|i| user_key(i).public_key())
+        .collect();
+    for (i, key) in keys.into_iter().enumerate() {
         g.initial_accounts
             .push(crate::chain::genesis::GenesisAccount {
                 name: format!("user{i}"),

@@ -10,6 +10,7 @@ pub mod e2e;
 pub mod plot;
 pub mod readers;
 pub mod stages;
+pub mod storage;
 
 use crate::profile::{detect, Profile};
 use e2e::{E2eOptions, E2eReport};
@@ -51,6 +52,78 @@ pub struct BenchArgs {
     /// Also measure the BLP against this many concurrent RPC readers (0: skip).
     #[arg(long, default_value_t = 0)]
     pub rpc_readers: usize,
+    /// Only the storage benchmarks: replay speed, snapshot write and load, and the
+    /// BLP's pause for a snapshot (report: bench-storage.json).
+    #[arg(long)]
+    pub storage: bool,
+    /// Transfers in the replay benchmark's block log (default 1,000,000; 100,000
+    /// with --quick).
+    #[arg(long)]
+    pub storage_transactions: Option<usize>,
+    /// Accounts in the snapshot benchmark's state (default 1,000,000; 100,000 with
+    /// --quick).
+    #[arg(long)]
+    pub storage_accounts: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StorageBenchReport {
+    pub machine: MachineInfo,
+    #[serde(flatten)]
+    pub storage: storage::StorageReport,
+}
+
+fn run_storage(args: &BenchArgs, machine: MachineInfo) -> anyhow::Result<()> {
+    let (tx, accounts) = if args.quick {
+        (100_000, 100_000)
+    } else {
+        (1_000_000, 1_000_000)
+    };
+    let tx = args.storage_transactions.unwrap_or(tx);
+    let accounts = args.storage_accounts.unwrap_or(accounts);
+    let pb = bar(false);
+    let dir = args.out_dir.join("bench-storage-data");
+    let r = storage::run(&dir, tx, accounts, |step| {
+        pb.set_message(step.to_string());
+        pb.tick();
+    })?;
+    pb.finish_and_clear();
+    let report = StorageBenchReport {
+        machine,
+        storage: r,
+    };
+    let json = serde_json::to_string_pretty(&report)?;
+    std::fs::write(args.out_dir.join("bench-storage.json"), &json)?;
+    if args.json {
+        println!("{json}");
+    } else {
+        let s = &report.storage;
+        println!(
+            "replay: {} transactions in {} blocks, {:.2} s: {:.0} trx/s, {:.0} blocks/s ({:.1}x the verify ceiling of {:.0}/s); digest matches: {}",
+            s.replay_transactions,
+            s.replay_blocks,
+            s.replay_seconds,
+            s.replay_transactions_per_s,
+            s.replay_blocks_per_s,
+            s.replay_over_verify_ceiling,
+            s.verify_ceiling_per_s,
+            s.replay_digest_matches
+        );
+        println!(
+            "snapshot of {} accounts: {} bytes; BLP copy {:.1} ms, write {:.0} ms, load {:.0} ms; digest matches: {}",
+            s.snapshot_accounts,
+            s.snapshot_bytes,
+            s.snapshot_copy_ms,
+            s.snapshot_write_ms,
+            s.snapshot_load_ms,
+            s.snapshot_load_digest_matches
+        );
+        println!(
+            "BLP transfers/s: {:.0} idle, {:.0} while a snapshot is written",
+            s.blp_transfers_per_s_idle, s.blp_transfers_per_s_during_snapshot
+        );
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -143,6 +216,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             affinity::Source::Fallback { reason } => format!("fallback: {reason}"),
         },
     };
+    if args.storage {
+        return run_storage(&args, machine);
+    }
     let quick = args.quick;
     let budget = if quick {
         Duration::from_millis(700)

@@ -7,12 +7,15 @@
 
 use super::producer::WitnessKeys;
 use crate::chain::genesis::{dev_key, dev_witness_key, GenesisState, DEV_WITNESS_COUNT};
-use crate::chain::Chain;
-use crate::pipeline::Pipeline;
+use crate::pipeline::blp::{SnapshotHook, SnapshotRequest};
+use crate::pipeline::{Pipeline, StorageHooks};
 use crate::profile::{check, detect, Profile};
 use crate::protocol::TimePointSec;
+use crate::storage::{self, replay, FsyncPolicy, StartMode, Storage};
 use anyhow::{bail, Context};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[derive(clap::Args, Debug)]
@@ -49,15 +52,172 @@ pub struct NodeArgs {
     /// The peer-to-peer address (reserved: peer-to-peer is not built yet).
     #[arg(long)]
     pub p2p_listen: Option<std::net::SocketAddr>,
-    /// Rebuild the state from the block log (needs the block log: not built yet).
+    /// Rebuild the state from genesis through the block log, ignoring snapshots.
+    /// Signatures of blocks that were irreversible when written are not checked again.
     #[arg(long)]
     pub replay_blockchain: bool,
-    /// Rebuild with full validation (needs the block log: not built yet).
-    #[arg(long)]
+    /// As --replay-blockchain, checking every signature (in parallel).
+    #[arg(long, conflicts_with = "replay_blockchain")]
     pub revalidate_blockchain: bool,
-    /// Delete the block log and sync again (needs the block log: not built yet).
-    #[arg(long)]
+    /// Delete the block log, its snapshots and the stored genesis, and start over
+    /// (a dev chain starts afresh; with peer-to-peer, blocks would be fetched again).
+    #[arg(long, conflicts_with_all = ["replay_blockchain", "revalidate_blockchain"])]
     pub resync_blockchain: bool,
+    /// Load the state (with --replay-blockchain: replay it), print its state digest
+    /// as hex on the last line of output, and exit.
+    #[arg(long)]
+    pub state_digest: bool,
+}
+
+/// The genesis this node runs (the one stored in the data dir wins for `--dev`;
+/// a `--genesis-json` must match it) and the witness keys it holds.
+fn choose_genesis(
+    args: &NodeArgs,
+    config: &super::config::NodeConfig,
+    blockchain_dir: &std::path::Path,
+) -> anyhow::Result<(GenesisState, WitnessKeys)> {
+    let stored = storage::stored_genesis(blockchain_dir)?;
+    let have_stored = stored.is_some();
+    let genesis = match (&args.genesis_json, args.dev, stored) {
+        (Some(path), _, stored) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let g: GenesisState = serde_json::from_str(&text)
+                .with_context(|| format!("parsing genesis {}", path.display()))?;
+            if let Some(s) = stored {
+                if s.chain_id() != g.chain_id() {
+                    bail!(
+                        "{} holds chain {}, but {} is chain {}: use another --data-dir, or --resync-blockchain to delete the stored chain",
+                        blockchain_dir.display(),
+                        s.chain_id(),
+                        path.display(),
+                        g.chain_id()
+                    );
+                }
+            }
+            g
+        }
+        (None, true, Some(s)) => {
+            tracing::info!(
+                "resuming the dev chain stored in {} (--resync-blockchain starts a new one)",
+                blockchain_dir.display()
+            );
+            s
+        }
+        (None, true, None) => {
+            let interval = 1;
+            GenesisState::dev(TimePointSec(now_secs() / interval * interval))
+        }
+        (None, false, Some(s)) => s,
+        (None, false, None) => bail!(
+            "{} holds no chain yet: give --dev for a development chain, or --genesis-json FILE",
+            blockchain_dir.display()
+        ),
+    };
+    if !have_stored {
+        storage::store_genesis(blockchain_dir, &genesis)?;
+    }
+    let mut keys = WitnessKeys::default();
+    if args.dev {
+        for i in 0..DEV_WITNESS_COUNT {
+            keys.insert(dev_witness_key(i));
+        }
+    }
+    if let Some(file) = &config.node.witness_key_file {
+        for key in super::config::load_witness_keys(file)? {
+            keys.insert(key);
+        }
+    }
+    Ok((genesis, keys))
+}
+
+/// The threads beside the pipeline that reach the disk.
+struct StorageThreads {
+    sync: Option<std::thread::JoinHandle<()>>,
+    snapshot: Option<std::thread::JoinHandle<()>>,
+}
+
+impl StorageThreads {
+    fn join(self) {
+        for t in [self.snapshot, self.sync].into_iter().flatten() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Starts the sync thread (`fsync = "irreversible"`) and the snapshot thread, and
+/// returns the hooks the pipeline uses to reach them. Both threads end once the
+/// pipeline has dropped its hooks.
+fn start_storage_threads(storage: &Arc<Storage>) -> (StorageHooks, StorageThreads) {
+    let mut threads = StorageThreads {
+        sync: None,
+        snapshot: None,
+    };
+    let mut written = None;
+    if storage.config.fsync == FsyncPolicy::Irreversible {
+        let (tx, rx) = std::sync::mpsc::channel::<u32>();
+        written = Some(tx);
+        let log = storage.log.clone();
+        threads.sync = std::thread::Builder::new()
+            .name("log-sync".into())
+            .spawn(move || {
+                while rx.recv().is_ok() {
+                    // One sync covers every block written before it started.
+                    while rx.try_recv().is_ok() {}
+                    if let Err(e) = log.sync() {
+                        tracing::error!(
+                            "{e}: blocks written since the last sync are not reported irreversible"
+                        );
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                }
+            })
+            .map_err(|e| tracing::error!("cannot start the log-sync thread: {e}"))
+            .ok();
+    }
+    let mut snapshot = None;
+    if storage.config.snapshot_every_blocks > 0 {
+        let (tx, rx) = std::sync::mpsc::channel::<SnapshotRequest>();
+        let busy = Arc::new(AtomicBool::new(false));
+        snapshot = Some(SnapshotHook {
+            every: storage.config.snapshot_every_blocks,
+            busy: busy.clone(),
+            requests: tx,
+        });
+        let storage = storage.clone();
+        threads.snapshot = std::thread::Builder::new()
+            .name("snapshot".into())
+            .spawn(move || {
+                for req in rx {
+                    // The output stage writes the block just after the BLP sealed it.
+                    let deadline = Instant::now() + Duration::from_secs(30);
+                    while storage.log.written() < req.block_num && Instant::now() < deadline {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    tracing::info!(
+                        "snapshot at block #{}: the BLP paused {} us to copy the state",
+                        req.block_num,
+                        req.copy_us
+                    );
+                    if let Err(e) = storage.write_snapshot(&req.store) {
+                        tracing::error!("snapshot at block #{} not written: {e:#}", req.block_num);
+                    }
+                    drop(req);
+                    busy.store(false, Ordering::Release);
+                }
+            })
+            .map_err(|e| tracing::error!("cannot start the snapshot thread: {e}"))
+            .ok();
+    }
+    (
+        StorageHooks {
+            log: storage.log.clone(),
+            fsync: storage.config.fsync,
+            written,
+            snapshot,
+        },
+        threads,
+    )
 }
 
 fn now_secs() -> u32 {
@@ -111,16 +271,15 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_target(false)
         .with_writer(std::io::stdout)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
-    for (given, flag) in [
-        (args.replay_blockchain, "--replay-blockchain"),
-        (args.revalidate_blockchain, "--revalidate-blockchain"),
-        (args.resync_blockchain, "--resync-blockchain"),
-    ] {
-        if given {
-            bail!("{flag} needs the block log, which this release does not write yet: the chain lives in memory only");
-        }
-    }
+    // Exceeding a file-size limit (RLIMIT_FSIZE) then fails the write with EFBIG,
+    // which the node reports and stops on, instead of killing it mid-write.
+    signal_hook::flag::register(
+        signal_hook::consts::SIGXFSZ,
+        Arc::new(AtomicBool::new(false)),
+    )
+    .context("installing the SIGXFSZ handler")?;
     let default_config = super::config::prepare_data_dir(&args.data_dir)?;
     let config_path = args.config.clone().unwrap_or(default_config);
     let mut node_config = super::config::NodeConfig::load(&config_path)?;
@@ -137,38 +296,44 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
     if let Some(p) = &args.hw_profile {
         node_config.node.hw_profile = Some(p.clone());
     }
-    tracing::info!(
-        "peer-to-peer is not built in this release: {} stays closed",
-        node_config.node.p2p_listen
-    );
-    let (genesis, keys) = match (&args.genesis_json, args.dev) {
-        (Some(path), _) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            let g: GenesisState = serde_json::from_str(&text)
-                .with_context(|| format!("parsing genesis {}", path.display()))?;
-            let mut keys = WitnessKeys::default();
-            if let Some(file) = &node_config.node.witness_key_file {
-                for key in super::config::load_witness_keys(file)? {
-                    keys.insert(key);
-                }
-            }
-            (g, keys)
-        }
-        (None, true) => {
-            let interval = 1;
-            let start = TimePointSec(now_secs() / interval * interval);
-            let mut keys = WitnessKeys::default();
-            for i in 0..DEV_WITNESS_COUNT {
-                keys.insert(dev_witness_key(i));
-            }
-            (GenesisState::dev(start), keys)
-        }
-        (None, false) => bail!("give --dev for a development chain, or --genesis-json FILE"),
-    };
+    let blockchain_dir = args.data_dir.join(storage::BLOCKCHAIN_DIR);
+    if args.resync_blockchain {
+        tracing::warn!(
+            "--resync-blockchain: deleting the block log, snapshots and genesis in {}",
+            blockchain_dir.display()
+        );
+        storage::wipe(&blockchain_dir)?;
+    }
+    let (genesis, keys) = choose_genesis(&args, &node_config, &blockchain_dir)?;
     let chain_id = genesis.chain_id();
-    let chain = Chain::from_genesis(&genesis, chain_id)?;
     tracing::info!("chain id {chain_id}");
+    let storage = Arc::new(Storage::open(
+        &blockchain_dir,
+        chain_id,
+        node_config.storage.clone(),
+    )?);
+    let mode = if args.revalidate_blockchain {
+        StartMode::Revalidate
+    } else if args.replay_blockchain {
+        StartMode::Replay
+    } else {
+        StartMode::Resume
+    };
+    let chain = storage.load_state(&genesis, chain_id, mode, replay::Progress::Auto)?;
+    tracing::info!(
+        "state at block #{} ({}), last irreversible #{}",
+        chain.head_block_num(),
+        chain.store.dynamic().head_block_id,
+        chain.last_irreversible_block_num()
+    );
+    if args.state_digest {
+        println!("{}", hex::encode(chain.state_digest()));
+        return Ok(());
+    }
+    if mode != StartMode::Resume && chain.head_block_num() > 0 {
+        // The next start resumes from the rebuilt state instead of replaying again.
+        storage.write_snapshot(&chain.store)?;
+    }
     if args.dev {
         let dev = dev_key();
         tracing::info!(
@@ -177,9 +342,9 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
             dev.to_wif()
         );
     }
-    tracing::warn!(
-        "data dir {}: the block log and snapshots are not built yet in this release; the chain lives in memory only",
-        args.data_dir.display()
+    tracing::info!(
+        "peer-to-peer is not built in this release: {} stays closed",
+        node_config.node.p2p_listen
     );
     let profile = load_profile(node_config.node.hw_profile.as_deref())?;
     profile.apply_allocator();
@@ -190,10 +355,18 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         .map_err(anyhow::Error::msg)?;
     config.max_blocks = args.max_blocks;
     tracing::info!("placement: {}", profile.describe_placement());
+    let (hooks, storage_threads) = start_storage_threads(&storage);
+    config.storage = Some(hooks);
     let mut pipeline = Pipeline::start(chain, keys, config)?;
     let counters = pipeline.counters();
     let mut rpc_context = crate::rpc::Context::new(pipeline.state(), node_config.rpc.clone());
     rpc_context.pending = Some(pipeline.pending_feed());
+    let log = storage.log.clone();
+    let policy = storage.config.fsync;
+    rpc_context.durable = Some(Arc::new(move || match policy {
+        FsyncPolicy::Never => log.written(),
+        _ => log.synced(),
+    }));
     rpc_context.broadcaster = Some(crate::rpc::broadcast::Broadcaster::start(
         pipeline.submitter(),
         pipeline
@@ -204,6 +377,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
     // methods answer from.
     let hub = rpc_context.hub.clone();
     let recent = rpc_context.blocks.clone();
+    recent.set_log(storage.log.clone());
     let history = rpc_context.history.clone();
     let state = rpc_context.state.clone();
     let blocks = pipeline
@@ -244,10 +418,18 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
         })),
         &profile.cores.rpc,
     )?;
+    let signalled = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, signalled.clone())
+            .context("installing the SIGINT/SIGTERM handlers")?;
+    }
     let mut last = Instant::now();
     let mut logged = pipeline.stats();
-    while !pipeline.is_finished() {
-        std::thread::sleep(Duration::from_millis(200));
+    while !pipeline.is_finished() && !signalled.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+        if pipeline.failure().is_some() {
+            break;
+        }
         if last.elapsed() >= STATS_EVERY {
             let s = pipeline.stats();
             if s.verify != logged.verify || s.blp != logged.blp {
@@ -270,9 +452,42 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
             last = Instant::now();
         }
     }
+    if signalled.load(Ordering::Relaxed) {
+        tracing::info!("signal received: stopping block production");
+    }
+    let failure = pipeline.failure();
+    // The pipeline first: callers waiting for their transactions' blocks then hear
+    // that the node is stopping, and the RPC server is not held up by them.
+    let mut blp = if pipeline.is_finished() {
+        pipeline.join()?
+    } else {
+        pipeline.stop()?
+    };
     rpc.shutdown();
-    pipeline.join()?;
     let _ = feed.join();
+    // The output stage has written every sealed block; let the snapshot thread
+    // finish what it is writing, and the sync thread its last sync.
+    blp.snapshot = None;
+    storage_threads.join();
+    if let Some(why) = failure {
+        bail!(
+            "{why}. The block log and snapshots on disk are intact up to block #{}",
+            storage.log.head()
+        );
+    }
+    let mut chain = blp.chain;
+    // Transactions accepted but not yet in a block are abandoned: none of them was
+    // reported as included.
+    chain.clear_pending();
+    storage.log.sync()?;
+    if chain.head_block_num() > 0 {
+        storage.write_snapshot(&chain.store)?;
+    }
+    tracing::info!(
+        "stopped cleanly at block #{} (state digest {})",
+        chain.head_block_num(),
+        hex::encode(chain.state_digest())
+    );
     Ok(())
 }
 

@@ -104,10 +104,7 @@ impl std::fmt::Debug for StorageHooks {
         f.debug_struct("StorageHooks")
             .field("log", &self.log.log_path())
             .field("fsync", &self.fsync)
-            .field(
-                "snapshot_every",
-                &self.snapshot.as_ref().map(|s| s.every),
-            )
+            .field("snapshot_every", &self.snapshot.as_ref().map(|s| s.every))
             .finish()
     }
 }

@@ -63,9 +63,11 @@ fn write_block(
     last_irreversible: u32,
 ) -> Result<(), crate::storage::blocklog::LogError> {
     let num = block.header.block_num();
-    storage
-        .log
-        .append(num, last_irreversible, &crate::protocol::codec::encode(block))?;
+    storage.log.append(
+        num,
+        last_irreversible,
+        &crate::protocol::codec::encode(block),
+    )?;
     match storage.fsync {
         crate::storage::FsyncPolicy::EveryBlock => {
             storage.log.sync()?;

@@ -3,10 +3,10 @@
 //!
 //! The node keeps the most recent blocks it produced in memory for these
 //! ([`RecentBlocks`], fed by the node as blocks are produced), within
-//! `rpc.recent_blocks` blocks and `rpc.recent_block_transactions` transactions. A block
-//! older than that is answered with an error that says so: reading old blocks needs
-//! the block log, which is not built yet. A block number not produced yet is `null`,
-//! as in BitShares.
+//! `rpc.recent_blocks` blocks and `rpc.recent_block_transactions` transactions. Older
+//! blocks (and, after a restart, every block) are read from the block log when the
+//! node has one; without it, an older block is answered with an error that says so. A
+//! block number not produced yet is `null`, as in BitShares.
 
 use super::dispatch::Params;
 use super::{code, Context, RpcError};
@@ -25,6 +25,8 @@ pub struct RecentBlocks {
     inner: Mutex<Inner>,
     blocks_max: usize,
     transactions_max: usize,
+    /// Where blocks that are not kept are read from (the node sets it).
+    log: std::sync::OnceLock<Arc<crate::storage::blocklog::BlockLog>>,
 }
 
 #[derive(Default)]
@@ -46,7 +48,27 @@ impl RecentBlocks {
             inner: Mutex::new(Inner::default()),
             blocks_max: blocks_max.max(1),
             transactions_max,
+            log: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Serves blocks that are not kept in memory from `log`.
+    pub fn set_log(&self, log: Arc<crate::storage::blocklog::BlockLog>) {
+        let _ = self.log.set(log);
+    }
+
+    /// Block `num` from the block log, if the node has one and the block is there.
+    fn read_logged(&self, method: &str, num: u32) -> Result<Option<Kept>, RpcError> {
+        let Some(log) = self.log.get() else {
+            return Ok(None);
+        };
+        let failed = |e: String| RpcError::new(code::INTERNAL_ERROR, format!("{method}: {e}"));
+        let Some(raw) = log.read(num).map_err(|e| failed(e.to_string()))? else {
+            return Ok(None);
+        };
+        let block = raw.decode().map_err(failed)?;
+        let ids: Arc<[TransactionId]> = block.transactions.iter().map(|t| t.trx.id()).collect();
+        Ok(Some((Arc::new(block), ids)))
     }
 
     /// Keeps `block`, the successor of the newest kept, dropping the oldest beyond
@@ -111,11 +133,17 @@ impl RecentBlocks {
                 return Ok(s.blocks.get(i).cloned().zip(s.ids.get(i).cloned()));
             }
         }
-        if num <= s.evicted_up_to {
+        let evicted_up_to = s.evicted_up_to;
+        drop(s);
+        if num > 0 && self.log.get().is_some() {
+            return self.read_logged(method, num);
+        }
+        let s = self.inner.lock();
+        if num <= s.evicted_up_to.max(evicted_up_to) {
             return Err(RpcError::new(
                 code::INTERNAL_ERROR,
                 format!(
-                    "{method}: block {num} is older than the blocks this node keeps in memory (from {}; rpc.recent_blocks); reading older blocks needs the block log, which is not built yet",
+                    "{method}: block {num} is older than the blocks this node keeps in memory (from {}; rpc.recent_blocks), and this node has no block log to read it from",
                     s.evicted_up_to + 1
                 ),
             ));

@@ -55,6 +55,9 @@ impl Broadcaster {
                 for a in answers {
                     router.route(a);
                 }
+                // The pipeline has stopped: no answer will come, so every caller
+                // still waiting hears that the node is shutting down.
+                router.waiters.lock().clear();
             })?;
         Ok(b)
     }

@@ -242,7 +242,10 @@ impl BlockLog {
         }
 
         // The newest index entry that points at a good frame.
-        let index_len = index.metadata().map_err(io_err("reading", &index_path))?.len();
+        let index_len = index
+            .metadata()
+            .map_err(io_err("reading", &index_path))?
+            .len();
         let mut entries = (index_len / 8) as u32;
         let mut resume = (FILE_HEADER_BYTES, 1u32);
         while entries > 0 {
@@ -571,7 +574,10 @@ mod tests {
         assert_eq!(log.head(), 50);
         assert_eq!(log.sync().unwrap(), 50);
         let b = log.read(17).unwrap().unwrap();
-        assert_eq!((b.num, b.last_irreversible, b.payload), (17, 14, payload(17)));
+        assert_eq!(
+            (b.num, b.last_irreversible, b.payload),
+            (17, 14, payload(17))
+        );
         assert!(log.read(51).unwrap().is_none());
         assert!(log.read(0).unwrap().is_none());
         assert!(matches!(
@@ -584,7 +590,10 @@ mod tests {
         assert_eq!(log.head(), 50);
         let all: Vec<_> = log.reader(1).unwrap().map(Result::unwrap).collect();
         assert_eq!(all.len(), 50);
-        assert!(all.iter().enumerate().all(|(i, b)| b.payload == payload(i as u32 + 1)));
+        assert!(all
+            .iter()
+            .enumerate()
+            .all(|(i, b)| b.payload == payload(i as u32 + 1)));
         let tail: Vec<u32> = log.reader(48).unwrap().map(|b| b.unwrap().num).collect();
         assert_eq!(tail, vec![48, 49, 50]);
         assert_eq!(log.reader(51).unwrap().count(), 0);
@@ -639,7 +648,10 @@ mod tests {
             std::fs::write(p, bytes).unwrap();
         });
         let t = report.truncated.unwrap();
-        assert_eq!((t.first_dropped, t.reason.as_str()), (9, "checksum mismatch"));
+        assert_eq!(
+            (t.first_dropped, t.reason.as_str()),
+            (9, "checksum mismatch")
+        );
         assert_eq!(log.head(), 8);
         assert_eq!(log.read(8).unwrap().unwrap().payload, payload(8));
     }

@@ -146,7 +146,10 @@ impl Storage {
         for p in snapshot::remove_partial(&snapshots)
             .with_context(|| format!("cleaning {}", snapshots.display()))?
         {
-            tracing::warn!("removed {}, a snapshot whose writing did not finish", p.display());
+            tracing::warn!(
+                "removed {}, a snapshot whose writing did not finish",
+                p.display()
+            );
         }
         let (log, report) = BlockLog::open(blockchain_dir, chain_id)?;
         if let Some(t) = &report.truncated {

@@ -121,7 +121,8 @@ fn prepare_chunk(
             let hashed = if r.num <= trusted_through {
                 let trxs = std::mem::take(&mut block.transactions);
                 Some(
-                    trxs.into_iter()
+                    trxs.into_par_iter()
+                        .with_min_len(256)
                         .map(|t| hash_transaction(t, chain_id).map(|h| h.into_verified(keys)))
                         .collect::<Result<Vec<_>, _>>()
                         .map_err(|error| ReplayError::Verify { num: r.num, error })?,
@@ -193,9 +194,8 @@ pub fn replay(
     let mut reporter = Reporter::new(progress, first, last);
     let reader = log.reader(first)?;
     let result = std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<Prepared>, ReplayError>>(
-            CHUNKS_AHEAD,
-        );
+        let (tx, rx) =
+            std::sync::mpsc::sync_channel::<Result<Vec<Prepared>, ReplayError>>(CHUNKS_AHEAD);
         let keys = &keys;
         scope.spawn(move || {
             let mut key_cache = KeyCache::new(1 << 16);

@@ -82,7 +82,7 @@ pub fn list(dir: &Path) -> io::Result<Vec<(u32, PathBuf)>> {
             found.push((num, entry.path()));
         }
     }
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|f| std::cmp::Reverse(f.0));
     Ok(found)
 }
 
@@ -159,7 +159,10 @@ fn decode_header(h: &[u8; HEADER_BYTES]) -> Result<(SnapshotMeta, u32), String> 
         state_digest: h[76..108].try_into().expect("32 bytes"),
         body_bytes: u64::from_le_bytes(h[108..116].try_into().expect("8 bytes")),
     };
-    Ok((meta, u32::from_le_bytes(h[116..120].try_into().expect("4 bytes"))))
+    Ok((
+        meta,
+        u32::from_le_bytes(h[116..120].try_into().expect("4 bytes")),
+    ))
 }
 
 /// Writes `store` (the state at `block_num`, whose id is `block_id`) into `dir`
@@ -293,10 +296,8 @@ mod tests {
     use crate::test_utils::DevChain;
 
     fn tmp(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!(
-            "carbyne-snapshot-{name}-{}",
-            std::process::id()
-        ));
+        let d =
+            std::env::temp_dir().join(format!("carbyne-snapshot-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d

@@ -13,6 +13,15 @@ pub struct Node {
     pub child: Child,
     pub rpc: SocketAddr,
     pub ingest: SocketAddr,
+    /// Every line the node has logged so far.
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Node {
+    /// Whether a logged line contains `text`.
+    pub fn logged(&self, text: &str) -> bool {
+        self.log.lock().unwrap().iter().any(|l| l.contains(text))
+    }
 }
 
 impl Drop for Node {
@@ -28,13 +37,24 @@ pub fn start_node() -> Node {
 
 /// A dev node with extra command-line arguments.
 pub fn start_node_with(extra: &[&str]) -> Node {
+    start_node_at(&temp_data_dir("node"), extra)
+}
+
+/// A fresh, empty directory under the system temp dir, unique to this process.
+pub fn temp_data_dir(what: &str) -> std::path::PathBuf {
     static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let data = std::env::temp_dir().join(format!("carbyne-node-{}-{n}", std::process::id()));
+    let data = std::env::temp_dir().join(format!("carbyne-{what}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    data
+}
+
+/// A dev node on the data directory `data` (which may hold a chain already).
+pub fn start_node_at(data: &std::path::Path, extra: &[&str]) -> Node {
     let mut child = Command::new(env!("CARGO_BIN_EXE_carbyne"))
         .args(["node", "--dev", "--ingest-listen", "127.0.0.1:0"])
         .args(["--rpc-listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&data)
+        .arg(data)
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -43,12 +63,19 @@ pub fn start_node_with(extra: &[&str]) -> Node {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut ingest = None;
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let rpc = loop {
         assert!(Instant::now() < deadline, "no RPC address logged");
         let line = lines
             .next()
-            .expect("the node logs its RPC address")
+            .unwrap_or_else(|| {
+                panic!(
+                    "the node exited before logging its RPC address:\n{}",
+                    log.lock().unwrap().join("\n")
+                )
+            })
             .unwrap();
+        log.lock().unwrap().push(line.clone());
         if let Some(rest) = line.split("ingest on ").nth(1) {
             ingest = rest.split_whitespace().next().unwrap().parse().ok();
         }
@@ -57,11 +84,17 @@ pub fn start_node_with(extra: &[&str]) -> Node {
         }
     };
     // Keep draining the log so that the node never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
+    let kept = log.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            kept.lock().unwrap().push(line);
+        }
+    });
     Node {
         child,
         rpc,
         ingest: ingest.expect("the node logs its ingest address first"),
+        log,
     }
 }
 

@@ -117,7 +117,9 @@ impl Store {
         }
         let mut rest = [0u8; 1];
         if r.read(&mut rest)? != 0 {
-            return Err(ImageError::Invalid("bytes after the end of the image".into()));
+            return Err(ImageError::Invalid(
+                "bytes after the end of the image".into(),
+            ));
         }
         s.rebuild_indexes()?;
         s.commit_all();
@@ -164,11 +166,17 @@ impl Store {
             self.balance_index.create(row);
         }
         for (i, a) in self.assets.iter() {
-            if a.id.0 != i || self.asset_by_symbol.insert(a.symbol.clone(), a.id).is_some() {
+            if a.id.0 != i
+                || self
+                    .asset_by_symbol
+                    .insert(a.symbol.clone(), a.id)
+                    .is_some()
+            {
                 return invalid(format!("asset row {i} ({}) is inconsistent", a.symbol));
             }
         }
-        for (_, w) in self.witnesses.iter() {
+        // 1.6.0, the scheduler's null witness, belongs to no account.
+        for (_, w) in self.witnesses.iter().filter(|(i, _)| *i != 0) {
             self.witness_by_account.insert(w.witness_account, w.id);
         }
         for (_, c) in self.committee_members.iter() {
@@ -214,15 +222,27 @@ mod tests {
                 chain.store.balance_index.get(id.0)
             );
         }
-        assert_eq!(loaded.balance(bob, AssetId(0)), chain.balance(bob, AssetId(0)));
+        assert_eq!(
+            loaded.balance(bob, AssetId(0)),
+            chain.balance(bob, AssetId(0))
+        );
         assert_eq!(loaded.key_index.len(), chain.store.key_index.len());
-        assert_eq!(loaded.asset_by_symbol.len(), chain.store.asset_by_symbol.len());
+        assert_eq!(
+            loaded.asset_by_symbol.len(),
+            chain.store.asset_by_symbol.len()
+        );
         assert_eq!(
             loaded.witness_by_account.len(),
             chain.store.witness_by_account.len()
         );
+        for (account, id) in chain.store.witness_by_account.iter() {
+            assert_eq!(loaded.witness_by_account.get(account), Some(id));
+        }
+        for (account, id) in chain.store.committee_by_account.iter() {
+            assert_eq!(loaded.committee_by_account.get(account), Some(id));
+        }
         assert_eq!(loaded.dedup.len(), chain.store.dedup.len());
-        assert!(loaded.dedup.len() > 0);
+        assert!(!loaded.dedup.is_empty());
     }
 
     #[test]
