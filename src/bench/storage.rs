@@ -63,7 +63,7 @@ pub fn run(
     let mut r = StorageReport::default();
 
     progress("replay: building the block log");
-    let mut g = users_genesis(REPLAY_USERS, 100_000 * 100_000, TEST_GENESIS_TIME);
+    let mut g = users_genesis(REPLAY_USERS, 1_000 * 100_000, TEST_GENESIS_TIME);
     g.initial_parameters.maximum_block_size = 1 << 30;
     let mut dev = DevChain::with_genesis(g.clone());
     let chain_id = dev.chain.chain_id();

@@ -17,7 +17,7 @@ use super::blocklog::{BlockLog, LogError, RawBlock};
 use crate::chain::{BlockContext, BlockError, Chain, VerifiedTransaction};
 use crate::pipeline::verify::cache::KeyDirectory;
 use crate::pipeline::verify::stage::{verify_transactions, KeyCache};
-use crate::pipeline::verify::{hash_transaction, rule, VerifyError};
+use crate::pipeline::verify::{rule, VerifyError};
 use crate::protocol::block::merkle_root_of_leaves;
 use crate::protocol::{ChainId, SignedBlock};
 
@@ -109,27 +109,22 @@ fn prepare_chunk(
     let decoded: Vec<Result<Half, ReplayError>> = raw
         .into_par_iter()
         .map(|r| {
-            let mut block = r
-                .decode()
-                .map_err(|what| ReplayError::Decode { num: r.num, what })?;
+            let (block, hashed) = if r.num <= trusted_through {
+                let (block, txs) = decode_trusted(&r.payload, keys)
+                    .map_err(|what| ReplayError::Decode { num: r.num, what })?;
+                (block, Some(txs))
+            } else {
+                let block = r
+                    .decode()
+                    .map_err(|what| ReplayError::Decode { num: r.num, what })?;
+                (block, None)
+            };
             if block.header.block_num() != r.num {
                 return Err(ReplayError::Decode {
                     num: r.num,
                     what: format!("the block inside says #{}", block.header.block_num()),
                 });
             }
-            let hashed = if r.num <= trusted_through {
-                let trxs = std::mem::take(&mut block.transactions);
-                Some(
-                    trxs.into_par_iter()
-                        .with_min_len(256)
-                        .map(|t| hash_transaction(t, chain_id).map(|h| h.into_verified(keys)))
-                        .collect::<Result<Vec<_>, _>>()
-                        .map_err(|error| ReplayError::Verify { num: r.num, error })?,
-                )
-            } else {
-                None
-            };
             Ok((r.num, block, r.payload.len(), hashed))
         })
         .collect();
@@ -172,6 +167,69 @@ fn prepare_chunk(
         });
     }
     Ok(out)
+}
+
+/// Decodes a block that was irreversible when this node wrote it, readying its
+/// transactions with the least work: each transaction's id is hashed from its bytes
+/// where they lie in the block, and nothing else is computed (no signing digest, no
+/// merkle leaf, no stateless checks: all were done when the block was accepted).
+/// The returned block has no transactions; they are in the returned list.
+fn decode_trusted(
+    payload: &[u8],
+    keys: &KeyDirectory,
+) -> Result<(SignedBlock, Vec<VerifiedTransaction>), String> {
+    use borsh::BorshDeserialize;
+    let mut rest = payload;
+    let bad = |e: std::io::Error| format!("undecodable block: {e}");
+    let header = crate::protocol::BlockHeader::deserialize(&mut rest).map_err(bad)?;
+    let witness_signature = crate::protocol::Signature::deserialize(&mut rest).map_err(bad)?;
+    let count = u32::deserialize(&mut rest).map_err(bad)? as usize;
+    if count > rest.len() {
+        return Err(format!(
+            "undecodable block: {count} transactions in {} bytes",
+            rest.len()
+        ));
+    }
+    let mut txs = Vec::with_capacity(count);
+    for _ in 0..count {
+        let before = rest;
+        let trx = crate::protocol::SignedTransaction::deserialize(&mut rest).map_err(bad)?;
+        let bytes = &before[..before.len() - rest.len()];
+        let tail = 8 + 64 * trx.signatures.len() + 32 * trx.signer_keys.len();
+        let unsigned = bytes
+            .get(..bytes.len().saturating_sub(tail))
+            .filter(|u| u.len() + tail == bytes.len())
+            .ok_or("undecodable block: a transaction shorter than its signatures")?;
+        let signers = trx
+            .signer_keys
+            .iter()
+            .map(|k| crate::chain::Signer {
+                key: *k,
+                key_id: crate::pipeline::verify::KeyLookup::key_id(keys, k),
+            })
+            .collect();
+        txs.push(VerifiedTransaction {
+            id: crate::protocol::TransactionId(crate::protocol::codec::sha256(&[unsigned])),
+            packed_size: bytes.len() as u32,
+            signers,
+            merkle_leaf: [0; 32],
+            trx: std::sync::Arc::new(trx),
+        });
+    }
+    if !rest.is_empty() {
+        return Err(format!(
+            "undecodable block: {} bytes after its transactions",
+            rest.len()
+        ));
+    }
+    Ok((
+        SignedBlock {
+            header,
+            witness_signature,
+            transactions: Vec::new(),
+        },
+        txs,
+    ))
 }
 
 /// Replays blocks `chain.head_block_num() + 1 ..= log.head()` into `chain`. On error

@@ -315,11 +315,12 @@ mod tests {
     #[test]
     fn write_list_load() {
         let dir = tmp("wll");
-        let t = chain_with_blocks(3);
+        let mut t = chain_with_blocks(3);
+        let copy = t.chain.store.clone_committed();
         let c = &t.chain;
         let head = c.head_block_num();
         let id = c.store.dynamic().head_block_id;
-        let (meta, path) = write(&dir, &c.store.clone_committed(), head, id).unwrap();
+        let (meta, path) = write(&dir, &copy, head, id).unwrap();
         assert_eq!(meta.state_digest, c.state_digest());
         assert_eq!(path.file_name().unwrap().to_str().unwrap(), file_name(head));
         assert_eq!(read_meta(&path).unwrap(), meta);

@@ -24,7 +24,6 @@ use std::collections::BTreeMap;
 /// an id sits, never what the table answers, and nothing iterates the table.
 /// Removal shifts the run after the hole back (no tombstones), so lookups stay short
 /// however many ids come and go.
-#[derive(Clone)]
 struct IdTable {
     slots: Vec<Slot>,
     /// `slots.len() - 1`; the length is a power of two.
@@ -223,10 +222,12 @@ impl TransactionDedup {
     pub fn reserve(&mut self, n: usize) {
         self.ids.reserve(n);
     }
-    /// A copy of the recorded ids without the undo history (a snapshot's image).
+    /// A copy for a snapshot's image: the ids in expiration order, which is all that
+    /// [`TransactionDedup::iter_ordered`] (the digest and the image) reads. The
+    /// lookup table is left empty, so the copy answers no lookups and `len()` of 0.
     pub fn clone_committed(&self) -> TransactionDedup {
         TransactionDedup {
-            ids: self.ids.clone(),
+            ids: IdTable::default(),
             by_expiration: self.by_expiration.clone(),
             journal: Journal::default(),
         }

@@ -9,7 +9,9 @@
 //!
 //! [`Store::clone_committed`] copies the tables out of the live store at a block
 //! boundary (no undo history, no derived indexes), so that the encoding, hashing and
-//! writing can happen on another thread while the live store moves on.
+//! writing can happen on another thread while the live store moves on. The copy
+//! shares the tables' row chunks (copy-on-write, see `journal::Table`), so making it
+//! costs the BLP one pointer per thousand rows, plus the recent transaction ids.
 
 use super::journal::Table;
 use super::{BalanceIndexRow, Store};
@@ -28,8 +30,15 @@ pub enum ImageError {
     Invalid(String),
 }
 
+/// The borsh encoding of the table's `Vec<Option<T>>`: u32 count, then each slot.
 fn write_table<T: BorshSerialize + Clone>(w: &mut impl Write, t: &Table<T>) -> io::Result<()> {
-    t.rows().serialize(w)
+    let n = u32::try_from(t.capacity_rows())
+        .map_err(|_| io::Error::other("a table with more than 2^32 rows"))?;
+    n.serialize(w)?;
+    for slot in t.slots() {
+        slot.serialize(w)?;
+    }
+    Ok(())
 }
 fn read_table<T: BorshDeserialize + Clone>(r: &mut impl Read) -> io::Result<Table<T>> {
     Ok(Table::from_rows(Vec::<Option<T>>::deserialize_reader(r)?))
@@ -38,7 +47,7 @@ fn read_table<T: BorshDeserialize + Clone>(r: &mut impl Read) -> io::Result<Tabl
 impl Store {
     /// The consensus tables, copied without undo history or derived indexes: enough
     /// for [`Store::encode_image`] and [`Store::state_digest`], nothing else.
-    pub fn clone_committed(&self) -> Store {
+    pub fn clone_committed(&mut self) -> Store {
         Store {
             accounts: self.accounts.clone_committed(),
             account_stats: self.account_stats.clone_committed(),
@@ -75,7 +84,7 @@ impl Store {
         write_table(w, &self.block_summaries)?;
         write_table(w, &self.keys)?;
         self.chain_property.serialize(w)?;
-        (self.dedup.len() as u64).serialize(w)?;
+        (self.dedup.iter_ordered().count() as u64).serialize(w)?;
         for (exp, id) in self.dedup.iter_ordered() {
             exp.0.serialize(w)?;
             id.0.serialize(w)?;
@@ -202,10 +211,10 @@ mod tests {
         t.push_ops(vec![op], &[&alice_key]).unwrap();
         t.produce_block();
         let bob = t.id("bob");
+        let copy = t.chain.store.clone_committed();
         let chain = &t.chain;
         let mut body = Vec::new();
         chain.store.encode_image(&mut body).unwrap();
-        let copy = chain.store.clone_committed();
         let mut body2 = Vec::new();
         copy.encode_image(&mut body2).unwrap();
         assert_eq!(body, body2, "the committed copy encodes the same");

@@ -6,6 +6,7 @@
 //! Nested sessions are just nested marks, so opening and committing one is O(1).
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 /// Anything the store can mark, roll back and trim.
 pub trait Journaled {
@@ -74,82 +75,172 @@ enum RowChange<T> {
     Removed(u64, T),
 }
 
+/// Rows per chunk of a [`Table`] (a power of two).
+const CHUNK_ROWS: usize = 1024;
+const CHUNK_SHIFT: u32 = CHUNK_ROWS.trailing_zeros();
+
 /// A dense table indexed by instance number. Instances are never reused: creation
 /// appends, removal leaves a hole.
+///
+/// Rows live in chunks of [`CHUNK_ROWS`], so that a snapshot's copy
+/// ([`Table::clone_committed`]) can share them instead of copying the rows: making
+/// the copy turns each chunk into a shared one (moving its buffer behind an `Arc`,
+/// not copying it), which costs the BLP a pointer per thousand rows. The first change
+/// to a shared chunk takes it back, copying it only if the snapshot still holds it.
+/// Owned chunks are plain vectors: the hot path never touches a reference count.
 pub struct Table<T> {
-    rows: Vec<Option<T>>,
+    chunks: Vec<Chunk<T>>,
+    len: usize,
     journal: Journal<RowChange<T>>,
+}
+
+enum Chunk<T> {
+    Owned(Vec<Option<T>>),
+    Shared(Arc<Vec<Option<T>>>),
+}
+
+impl<T: Clone> Chunk<T> {
+    fn rows(&self) -> &[Option<T>] {
+        match self {
+            Chunk::Owned(v) => v,
+            Chunk::Shared(a) => a,
+        }
+    }
+    fn owned(&mut self) -> &mut Vec<Option<T>> {
+        if let Chunk::Shared(a) = self {
+            let a = std::mem::replace(a, Arc::new(Vec::new()));
+            *self = Chunk::Owned(Arc::try_unwrap(a).unwrap_or_else(|a| (*a).clone()));
+        }
+        match self {
+            Chunk::Owned(v) => v,
+            Chunk::Shared(_) => unreachable!("taken back just above"),
+        }
+    }
+    fn share(&mut self) -> Arc<Vec<Option<T>>> {
+        if let Chunk::Owned(v) = self {
+            *self = Chunk::Shared(Arc::new(std::mem::take(v)));
+        }
+        match self {
+            Chunk::Shared(a) => a.clone(),
+            Chunk::Owned(_) => unreachable!("shared just above"),
+        }
+    }
 }
 
 impl<T> Default for Table<T> {
     fn default() -> Self {
         Table {
-            rows: Vec::new(),
+            chunks: Vec::new(),
+            len: 0,
             journal: Journal::default(),
         }
     }
 }
 
+fn split(instance: u64) -> (usize, usize) {
+    let i = instance as usize;
+    (i >> CHUNK_SHIFT, i & (CHUNK_ROWS - 1))
+}
+
 impl<T: Clone> Table<T> {
     pub fn get(&self, instance: u64) -> Option<&T> {
-        self.rows.get(instance as usize).and_then(Option::as_ref)
+        if instance as usize >= self.len {
+            return None;
+        }
+        let (c, r) = split(instance);
+        self.chunks[c].rows()[r].as_ref()
+    }
+    fn slot_mut(&mut self, instance: u64) -> Option<&mut Option<T>> {
+        if instance as usize >= self.len {
+            return None;
+        }
+        let (c, r) = split(instance);
+        Some(&mut self.chunks[c].owned()[r])
     }
     /// The next instance that `create` will use.
     pub fn next_instance(&self) -> u64 {
-        self.rows.len() as u64
+        self.len as u64
     }
     pub fn create(&mut self, value: T) -> u64 {
-        let id = self.rows.len() as u64;
-        self.rows.push(Some(value));
+        let id = self.len as u64;
+        self.push_row(Some(value));
         self.journal.push(RowChange::Created);
         id
     }
+    fn push_row(&mut self, row: Option<T>) {
+        if self.len % CHUNK_ROWS == 0 {
+            self.chunks
+                .push(Chunk::Owned(Vec::with_capacity(CHUNK_ROWS)));
+        }
+        let last = self.chunks.last_mut().expect("a chunk with room");
+        last.owned().push(row);
+        self.len += 1;
+    }
+    fn pop_row(&mut self) {
+        let last = self.chunks.last_mut().expect("a row to pop");
+        let rows = last.owned();
+        rows.pop();
+        if rows.is_empty() {
+            self.chunks.pop();
+        }
+        self.len -= 1;
+    }
     /// Applies `f` to a row, recording its old value first. `None` if there is no row.
     pub fn modify<R>(&mut self, instance: u64, f: impl FnOnce(&mut T) -> R) -> Option<R> {
-        let row = self.rows.get_mut(instance as usize)?.as_mut()?;
-        self.journal
-            .push(RowChange::Modified(instance, row.clone()));
-        Some(f(row))
+        let row = self.slot_mut(instance)?.as_mut()?;
+        let old = row.clone();
+        let r = f(row);
+        self.journal.push(RowChange::Modified(instance, old));
+        Some(r)
     }
     pub fn remove(&mut self, instance: u64) -> Option<T> {
-        let old = self.rows.get_mut(instance as usize)?.take()?;
+        let old = self.slot_mut(instance)?.take()?;
         self.journal.push(RowChange::Removed(instance, old.clone()));
         Some(old)
     }
+    /// Every row slot, holes included, in instance order.
+    pub fn slots(&self) -> impl Iterator<Item = &Option<T>> {
+        self.chunks.iter().flat_map(|c| c.rows().iter())
+    }
     /// Live rows in instance order.
     pub fn iter(&self) -> impl Iterator<Item = (u64, &T)> {
-        self.rows
-            .iter()
+        self.slots()
             .enumerate()
             .filter_map(|(i, r)| r.as_ref().map(|v| (i as u64, v)))
     }
     pub fn len(&self) -> usize {
-        self.rows.iter().filter(|r| r.is_some()).count()
+        self.slots().filter(|r| r.is_some()).count()
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
     /// Rows including holes (for snapshots of the id space).
     pub fn capacity_rows(&self) -> usize {
-        self.rows.len()
+        self.len
     }
     pub fn reserve(&mut self, additional: usize) {
-        self.rows.reserve(additional);
-    }
-    /// Every row slot, holes included, in instance order.
-    pub fn rows(&self) -> &[Option<T>] {
-        &self.rows
+        self.chunks.reserve(additional.div_ceil(CHUNK_ROWS));
     }
     /// A table holding `rows` with no undo history (a loaded snapshot).
     pub fn from_rows(rows: Vec<Option<T>>) -> Table<T> {
+        let mut t = Table::default();
+        for r in rows {
+            t.push_row(r);
+        }
+        t
+    }
+    /// The rows without the undo history, sharing every chunk with this table (see
+    /// the type's documentation): cheap to make, and unaffected by later changes.
+    pub fn clone_committed(&mut self) -> Table<T> {
         Table {
-            rows,
+            chunks: self
+                .chunks
+                .iter_mut()
+                .map(|c| Chunk::Shared(c.share()))
+                .collect(),
+            len: self.len,
             journal: Journal::default(),
         }
-    }
-    /// A copy of the rows without the undo history.
-    pub fn clone_committed(&self) -> Table<T> {
-        Table::from_rows(self.rows.clone())
     }
 }
 
@@ -160,11 +251,11 @@ impl<T: Clone> Journaled for Table<T> {
     fn rollback_to(&mut self, mark: usize) {
         while let Some(change) = self.journal.pop_after(mark) {
             match change {
-                RowChange::Created => {
-                    self.rows.pop();
-                }
+                RowChange::Created => self.pop_row(),
                 RowChange::Modified(i, old) | RowChange::Removed(i, old) => {
-                    self.rows[i as usize] = Some(old);
+                    *self
+                        .slot_mut(i)
+                        .expect("an undo entry names an existing row") = Some(old);
                 }
             }
         }
@@ -264,6 +355,36 @@ mod tests {
         assert_eq!(t.get(a), Some(&10));
         t.forget_before(outer);
         assert!(t.journal.is_empty());
+    }
+
+    #[test]
+    fn a_committed_copy_keeps_its_rows_while_the_table_changes() {
+        let mut t: Table<u64> = Table::default();
+        let n = (CHUNK_ROWS * 2 + 5) as u64;
+        for i in 0..n {
+            t.create(i);
+        }
+        let copy = t.clone_committed();
+        t.modify(3, |v| *v = 1000);
+        t.remove(CHUNK_ROWS as u64 + 1);
+        let m = t.mark();
+        for i in 0..CHUNK_ROWS as u64 {
+            t.create(n + i);
+        }
+        t.rollback_to(m);
+        t.create(77);
+        assert_eq!(copy.capacity_rows(), n as usize);
+        assert!(
+            (0..n).all(|i| copy.get(i) == Some(&i)),
+            "the copy never changes"
+        );
+        assert_eq!(t.get(3), Some(&1000));
+        assert_eq!(t.get(CHUNK_ROWS as u64 + 1), None);
+        assert_eq!(t.get(n), Some(&77));
+        assert_eq!(t.next_instance(), n + 1);
+        let rows: Vec<_> = t.slots().cloned().collect();
+        let back = Table::from_rows(rows);
+        assert!(back.iter().eq(t.iter()));
     }
 
     #[test]
