@@ -99,10 +99,11 @@ fn run_storage(args: &BenchArgs, machine: MachineInfo) -> anyhow::Result<()> {
     } else {
         let s = &report.storage;
         println!(
-            "replay: {} transactions in {} blocks, {:.2} s: {:.0} trx/s, {:.0} blocks/s ({:.1}x the verify ceiling of {:.0}/s); digest matches: {}",
+            "replay: {} transactions in {} blocks, {:.2} s ({:.2} s applying): {:.0} trx/s, {:.0} blocks/s ({:.1}x the verify ceiling of {:.0}/s); digest matches: {}",
             s.replay_transactions,
             s.replay_blocks,
             s.replay_seconds,
+            s.replay_apply_seconds,
             s.replay_transactions_per_s,
             s.replay_blocks_per_s,
             s.replay_over_verify_ceiling,
