@@ -111,12 +111,13 @@ fn run_storage(args: &BenchArgs, machine: MachineInfo) -> anyhow::Result<()> {
             s.replay_digest_matches
         );
         println!(
-            "snapshot of {} accounts: {} bytes; BLP copy {:.1} ms, write {:.0} ms, load {:.0} ms; digest matches: {}",
+            "snapshot of {} accounts: {} bytes; BLP copy {:.1} ms, write {:.0} ms, load {:.0} ms ({:.0} ms again); digest matches: {}",
             s.snapshot_accounts,
             s.snapshot_bytes,
             s.snapshot_copy_ms,
             s.snapshot_write_ms,
             s.snapshot_load_ms,
+            s.snapshot_load_again_ms,
             s.snapshot_load_digest_matches
         );
         println!(

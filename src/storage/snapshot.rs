@@ -17,7 +17,7 @@ use super::blocklog::sync_dir;
 use crate::chain::store::Store;
 use crate::protocol::{BlockId, ChainId};
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -183,18 +183,24 @@ pub fn write(
         .open(&tmp)
         .map_err(io_err("creating", &tmp))?;
     let result = (|| {
-        let mut out = Tally {
-            inner: BufWriter::with_capacity(1 << 20, &file),
-            crc: crc32fast::Hasher::new(),
-            bytes: 0,
-        };
-        out.inner
-            .write_all(&[0u8; HEADER_BYTES])
+        // The body goes through the buffer first, so that the CRC sees large slices.
+        let mut f = &file;
+        f.seek(SeekFrom::Start(HEADER_BYTES as u64))
             .map_err(io_err("writing", &tmp))?;
+        let mut out = BufWriter::with_capacity(
+            1 << 20,
+            Tally {
+                inner: f,
+                crc: crc32fast::Hasher::new(),
+                bytes: 0,
+            },
+        );
         store
             .encode_image(&mut out)
             .map_err(io_err("writing", &tmp))?;
-        out.flush().map_err(io_err("writing", &tmp))?;
+        let tally = out
+            .into_inner()
+            .map_err(|e| io_err("writing", &tmp)(e.into_error()))?;
         let meta = SnapshotMeta {
             chain_id: store
                 .chain_property
@@ -204,11 +210,9 @@ pub fn write(
             block_num,
             block_id,
             state_digest: store.state_digest(),
-            body_bytes: out.bytes,
+            body_bytes: tally.bytes,
         };
-        let Tally { inner, crc, .. } = out;
-        drop(inner);
-        let header = encode_header(&meta, crc.finalize());
+        let header = encode_header(&meta, tally.crc.finalize());
         file.write_all_at(&header, 0)
             .map_err(io_err("writing", &tmp))?;
         file.sync_all().map_err(io_err("syncing", &tmp))?;
@@ -246,12 +250,10 @@ pub fn load(path: &Path, chain_id: ChainId) -> Result<(SnapshotMeta, Store), Sna
         path: path.to_path_buf(),
         what,
     };
-    let file = File::open(path).map_err(io_err("opening", path))?;
+    let mut file = File::open(path).map_err(io_err("opening", path))?;
     let len = file.metadata().map_err(io_err("reading", path))?.len();
-    let mut input = BufReader::with_capacity(1 << 20, file);
     let mut h = [0u8; HEADER_BYTES];
-    input
-        .read_exact(&mut h)
+    file.read_exact_at(&mut h, 0)
         .map_err(|e| invalid(format!("short header: {e}")))?;
     let (meta, body_crc) = decode_header(&h).map_err(invalid)?;
     if meta.chain_id != chain_id {
@@ -266,13 +268,21 @@ pub fn load(path: &Path, chain_id: ChainId) -> Result<(SnapshotMeta, Store), Sna
             HEADER_BYTES as u64 + meta.body_bytes
         )));
     }
-    let mut body = Tally {
-        inner: input,
-        crc: crc32fast::Hasher::new(),
-        bytes: 0,
-    };
+    file.seek(SeekFrom::Start(HEADER_BYTES as u64))
+        .map_err(io_err("reading", path))?;
+    // The CRC is taken under the buffer, over large slices.
+    let mut body = BufReader::with_capacity(
+        1 << 20,
+        Tally {
+            inner: file,
+            crc: crc32fast::Hasher::new(),
+            bytes: 0,
+        },
+    );
     let store = Store::decode_image(&mut body).map_err(|e| invalid(e.to_string()))?;
-    if body.crc.finalize() != body_crc {
+    // The image ends where the file does (decode_image checked), so the buffer has
+    // read, and the CRC covered, exactly the body.
+    if body.into_inner().crc.finalize() != body_crc {
         return Err(invalid("body checksum mismatch".into()));
     }
     if store.state_digest() != meta.state_digest {

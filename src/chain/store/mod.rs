@@ -214,27 +214,40 @@ impl Store {
     /// of the tables.
     pub fn state_digest(&self) -> [u8; 32] {
         let mut h = Sha256::new();
-        fn table<T: BorshSerialize + Clone>(h: &mut Sha256, tag: &str, t: &Table<T>) {
+        let mut buf = Vec::new();
+        fn table<T: BorshSerialize + Clone>(
+            h: &mut Sha256,
+            buf: &mut Vec<u8>,
+            tag: &str,
+            t: &Table<T>,
+        ) {
             h.update(tag.as_bytes());
             h.update((t.capacity_rows() as u64).to_le_bytes());
             for (i, row) in t.iter() {
                 h.update(i.to_le_bytes());
-                h.update(borsh::to_vec(row).expect("encoding into a Vec cannot fail"));
+                buf.clear();
+                row.serialize(buf).expect("encoding into a Vec cannot fail");
+                h.update(&buf[..]);
             }
         }
-        table(&mut h, "accounts", &self.accounts);
-        table(&mut h, "account_stats", &self.account_stats);
-        table(&mut h, "balances", &self.balances);
-        table(&mut h, "assets", &self.assets);
-        table(&mut h, "asset_dynamic", &self.asset_dynamic);
-        table(&mut h, "bitassets", &self.bitassets);
-        table(&mut h, "witnesses", &self.witnesses);
-        table(&mut h, "committee_members", &self.committee_members);
-        table(&mut h, "global", &self.global);
-        table(&mut h, "dynamic", &self.dynamic);
-        table(&mut h, "schedule", &self.schedule);
-        table(&mut h, "block_summaries", &self.block_summaries);
-        table(&mut h, "keys", &self.keys);
+        table(&mut h, &mut buf, "accounts", &self.accounts);
+        table(&mut h, &mut buf, "account_stats", &self.account_stats);
+        table(&mut h, &mut buf, "balances", &self.balances);
+        table(&mut h, &mut buf, "assets", &self.assets);
+        table(&mut h, &mut buf, "asset_dynamic", &self.asset_dynamic);
+        table(&mut h, &mut buf, "bitassets", &self.bitassets);
+        table(&mut h, &mut buf, "witnesses", &self.witnesses);
+        table(
+            &mut h,
+            &mut buf,
+            "committee_members",
+            &self.committee_members,
+        );
+        table(&mut h, &mut buf, "global", &self.global);
+        table(&mut h, &mut buf, "dynamic", &self.dynamic);
+        table(&mut h, &mut buf, "schedule", &self.schedule);
+        table(&mut h, &mut buf, "block_summaries", &self.block_summaries);
+        table(&mut h, &mut buf, "keys", &self.keys);
         h.update(b"chain_property");
         h.update(borsh::to_vec(&self.chain_property).expect("encoding into a Vec cannot fail"));
         h.update(b"dedup");
