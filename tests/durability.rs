@@ -275,7 +275,10 @@ fn sigkill_at_random_moments_loses_nothing_reported() {
         "the stream confirmed only {confirmed} transfers"
     );
     assert!(lib_seen > 10, "LIB only reached #{lib_seen}");
-    digests_agree(&data);
+    let digest = digests_agree(&data);
+    // Checking every signature again gives the same state.
+    let revalidated = node_last_line(&data, &["--revalidate-blockchain", "--state-digest"]);
+    assert_eq!(revalidated, digest);
 }
 
 /// Starts a node on `data`, lets it produce a few blocks with transfers in them,

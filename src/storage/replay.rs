@@ -107,7 +107,7 @@ fn prepare_chunk(
     keys: &KeyDirectory,
     trusted_through: u32,
     key_cache: &mut KeyCache,
-) -> Result<Vec<Prepared>, ReplayError> {
+) -> (Vec<Prepared>, Option<ReplayError>) {
     type Half = (u32, SignedBlock, usize, Option<Vec<VerifiedTransaction>>);
     let decoded: Vec<Result<Half, ReplayError>> = raw
         .into_par_iter()
@@ -133,6 +133,22 @@ fn prepare_chunk(
         .collect();
     let mut out = Vec::with_capacity(decoded.len());
     for d in decoded {
+        match ready(d, chain_id, keys, key_cache) {
+            Ok(p) => out.push(p),
+            Err(e) => return (out, Some(e)),
+        }
+    }
+    (out, None)
+}
+
+/// The sequential part of preparing one block: a full check when it is not trusted.
+fn ready(
+    d: Result<(u32, SignedBlock, usize, Option<Vec<VerifiedTransaction>>), ReplayError>,
+    chain_id: &ChainId,
+    keys: &KeyDirectory,
+    key_cache: &mut KeyCache,
+) -> Result<Prepared, ReplayError> {
+    {
         let (num, mut block, packed_size, hashed) = d?;
         let check = hashed.is_none();
         let txs = match hashed {
@@ -161,15 +177,14 @@ fn prepare_chunk(
             signer: Default::default(),
             packed_size,
         };
-        out.push(Prepared {
+        Ok(Prepared {
             header: block.header,
             witness_signature: block.witness_signature,
             ctx,
             txs,
             check_witness: check,
-        });
+        })
     }
-    Ok(out)
 }
 
 /// Decodes a block that was irreversible when this node wrote it, readying its
@@ -267,7 +282,7 @@ pub fn replay(
         })?;
     let result = std::thread::scope(|scope| {
         let (tx, rx) =
-            std::sync::mpsc::sync_channel::<Result<Vec<Prepared>, ReplayError>>(CHUNKS_AHEAD);
+            std::sync::mpsc::sync_channel::<(Vec<Prepared>, Option<ReplayError>)>(CHUNKS_AHEAD);
         let keys = &keys;
         scope.spawn(move || {
             let mut key_cache = KeyCache::new(1 << 16);
@@ -294,19 +309,19 @@ pub fn replay(
                 let chunk = pool.install(|| {
                     prepare_chunk(raw, &chain_id, keys, trusted_through, &mut key_cache)
                 });
-                let stop = chunk.is_err();
+                let stop = chunk.1.is_some();
                 if tx.send(chunk).is_err() || stop {
                     return;
                 }
                 if let Some(e) = failed {
-                    let _ = tx.send(Err(e.into()));
+                    let _ = tx.send((Vec::new(), Some(e.into())));
                     return;
                 }
             }
         });
-        for chunk in rx {
+        for (chunk, failed) in rx {
             let applying = Instant::now();
-            for p in chunk? {
+            for p in chunk {
                 let num = p.header.block_num();
                 let mut ctx = p.ctx;
                 let witness = chain.store.witnesses.get(p.header.witness.0);
@@ -340,6 +355,9 @@ pub fn replay(
                 reporter.tick(num, stats.transactions);
             }
             stats.apply_seconds += applying.elapsed().as_secs_f64();
+            if let Some(e) = failed {
+                return Err(e);
+            }
         }
         Ok(())
     });
@@ -423,5 +441,110 @@ impl Reporter {
                 stats.checked_blocks
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::genesis::dev_key;
+    use crate::protocol::codec::encode;
+    use crate::test_utils::DevChain;
+
+    fn tmp(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("carbyne-replay-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// A chain of blocks with transfers, written to a log in `dir`; the last block's
+    /// first transfer carries `bad_signature` if asked. Returns the producing chain.
+    fn chain_and_log(dir: &std::path::Path, bad_signature: bool) -> (DevChain, BlockLog) {
+        let mut t = DevChain::new();
+        let (log, _) = BlockLog::open(dir, t.chain.chain_id()).unwrap();
+        t.create_funded_account("alice", 100_000_000);
+        let fee = 20 * crate::protocol::fees::P as i64;
+        for round in 0..3 {
+            for i in 0..4 {
+                let op = t.transfer_op("dev", "alice", 1000 + i, fee);
+                let trx = t.transaction(vec![op]);
+                let mut signed = t.sign(trx, &[&dev_key()]);
+                if bad_signature && round == 2 && i == 0 {
+                    signed.signatures[0].0[5] ^= 1;
+                }
+                // Pushed as the BLP would get it, whatever the signature says.
+                t.push(crate::test_utils::preverified(signed, &t.chain))
+                    .unwrap();
+            }
+            t.produce_block();
+        }
+        for (block, _, _) in &t.blocks {
+            let num = block.header.block_num();
+            log.append(num, num.saturating_sub(1), &encode(block))
+                .unwrap();
+        }
+        (t, log)
+    }
+
+    #[test]
+    fn replay_rebuilds_the_same_state() {
+        let dir = tmp("same");
+        let (t, log) = chain_and_log(&dir, false);
+        for trusted in [0, 2, u32::MAX] {
+            let mut chain = Chain::from_genesis(&t.genesis, t.chain.chain_id()).unwrap();
+            let stats = replay(&mut chain, &log, trusted, Progress::Quiet).unwrap();
+            assert_eq!(stats.blocks, t.chain.head_block_num());
+            assert_eq!(stats.transactions, 2 + 12);
+            let checked = t.chain.head_block_num().saturating_sub(trusted.min(4));
+            assert_eq!(stats.checked_blocks, checked, "trusted through {trusted}");
+            assert_eq!(chain.state_digest(), t.chain.state_digest());
+        }
+    }
+
+    #[test]
+    fn a_bad_signature_fails_a_checked_block_only() {
+        let dir = tmp("badsig");
+        let (t, log) = chain_and_log(&dir, true);
+        let head = t.chain.head_block_num();
+        let mut chain = Chain::from_genesis(&t.genesis, t.chain.chain_id()).unwrap();
+        let err = replay(&mut chain, &log, 0, Progress::Quiet).unwrap_err();
+        assert!(
+            matches!(err, ReplayError::Verify { num, error: VerifyError::BadSignature { .. } } if num == head),
+            "{err}"
+        );
+        assert_eq!(err.block_num(), Some(head));
+        assert_eq!(
+            chain.head_block_num(),
+            head - 1,
+            "the blocks before it stay applied"
+        );
+        // Trusted (irreversible when written), the block is not checked again.
+        let mut chain = Chain::from_genesis(&t.genesis, t.chain.chain_id()).unwrap();
+        replay(&mut chain, &log, head, Progress::Quiet).unwrap();
+        assert_eq!(chain.state_digest(), t.chain.state_digest());
+    }
+
+    #[test]
+    fn a_block_signed_by_the_wrong_key_fails_when_checked() {
+        let dir = tmp("witness");
+        let (t, log) = chain_and_log(&dir, false);
+        let head = t.chain.head_block_num();
+        let mut block = t.blocks.last().unwrap().0.clone();
+        block.witness_signature.0[0] ^= 1;
+        log.truncate_after(head - 1).unwrap();
+        log.append(head, head - 1, &encode(&block)).unwrap();
+        let mut chain = Chain::from_genesis(&t.genesis, t.chain.chain_id()).unwrap();
+        let err = replay(&mut chain, &log, 0, Progress::Quiet).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ReplayError::Verify {
+                    error: VerifyError::BadBlockSignature(_),
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 }
