@@ -465,16 +465,18 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
     };
     rpc.shutdown();
     let _ = feed.join();
-    // The output stage has written every sealed block; let the snapshot thread
-    // finish what it is writing, and the sync thread its last sync.
-    blp.snapshot = None;
-    storage_threads.join();
     if let Some(why) = failure {
+        // A snapshot in progress may wait for a block that will never be written: it
+        // is left unfinished (its temporary file is removed at the next start).
         bail!(
             "{why}. The block log and snapshots on disk are intact up to block #{}",
             storage.log.head()
         );
     }
+    // The output stage has written every sealed block; let the snapshot thread
+    // finish what it is writing, and the sync thread its last sync.
+    blp.snapshot = None;
+    storage_threads.join();
     let mut chain = blp.chain;
     // Transactions accepted but not yet in a block are abandoned: none of them was
     // reported as included.

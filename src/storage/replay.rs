@@ -99,6 +99,10 @@ struct Prepared {
     check_witness: bool,
 }
 
+/// A decoded block: its number, the block, its encoded size, and its transactions
+/// already readied when it is trusted.
+type Half = (u32, SignedBlock, usize, Option<Vec<VerifiedTransaction>>);
+
 /// Decodes a chunk of frames and readies their transactions, in parallel over the
 /// blocks. Trusted blocks are hashed only; the others are verified in full.
 fn prepare_chunk(
@@ -108,7 +112,6 @@ fn prepare_chunk(
     trusted_through: u32,
     key_cache: &mut KeyCache,
 ) -> (Vec<Prepared>, Option<ReplayError>) {
-    type Half = (u32, SignedBlock, usize, Option<Vec<VerifiedTransaction>>);
     let decoded: Vec<Result<Half, ReplayError>> = raw
         .into_par_iter()
         .map(|r| {
@@ -143,7 +146,7 @@ fn prepare_chunk(
 
 /// The sequential part of preparing one block: a full check when it is not trusted.
 fn ready(
-    d: Result<(u32, SignedBlock, usize, Option<Vec<VerifiedTransaction>>), ReplayError>,
+    d: Result<Half, ReplayError>,
     chain_id: &ChainId,
     keys: &KeyDirectory,
     key_cache: &mut KeyCache,
