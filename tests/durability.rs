@@ -5,10 +5,7 @@
 
 mod common;
 
-use carbyne::protocol::operations::TransferOperation;
-use carbyne::protocol::{
-    Asset, BlockId, ChainId, Operation, SignedTransaction, TimePointSec, Transaction,
-};
+use carbyne::protocol::{ChainId, SignedTransaction};
 use common::{start_node_at, temp_data_dir, Node};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -68,34 +65,13 @@ fn transfer(addr: SocketAddr, to: usize, amount: i64) -> Result<SignedTransactio
         .ok_or("chain id")?
         .parse()?;
     let dgp = call(addr, "get_dynamic_global_properties", json!([]))?;
-    let head: BlockId = dgp["head_block_id"].as_str().ok_or("head id")?.parse()?;
-    let time: TimePointSec =
-        serde_json::from_value(dgp["time"].clone()).map_err(|e| e.to_string())?;
     let id = |name: &str| -> Result<_, String> {
         let a = call(addr, "get_account_by_name", json!([name]))?;
         serde_json::from_value(a["id"].clone()).map_err(|e| e.to_string())
     };
-    let trx = Transaction {
-        ref_block_num: (dgp["head_block_number"].as_u64().ok_or("head")? & 0xffff) as u16,
-        ref_block_prefix: head.tapos_prefix(),
-        expiration: time.saturating_add(90),
-        operations: vec![Operation::Transfer(TransferOperation {
-            fee: Asset::core(TRANSFER_FEE),
-            from: id("dev")?,
-            to: id(&format!("init{to}"))?,
-            amount: Asset::core(amount),
-            memo: None,
-            extensions: Default::default(),
-        })],
-        extensions: Default::default(),
-    };
-    let mut signed = SignedTransaction {
-        trx,
-        signatures: vec![],
-        signer_keys: vec![],
-    };
-    signed.sign(&carbyne::chain::genesis::dev_key(), &chain_id);
-    Ok(signed)
+    let (from, to) = (id("dev")?, id(&format!("init{to}"))?);
+    let key = carbyne::chain::genesis::dev_key();
+    common::transfer_at(&chain_id, &dgp, from, to, amount, TRANSFER_FEE, 90, &key)
 }
 
 /// Transfers sent until `stop`, by a few threads at once; each one confirmed in a

@@ -265,42 +265,27 @@ fn signed_transfer(
     to: &str,
     amount: i64,
 ) -> carbyne::protocol::SignedTransaction {
-    use carbyne::protocol::operations::TransferOperation;
-    use carbyne::protocol::{Asset, ChainId, Operation, SignedTransaction, TimePointSec};
-    use carbyne::protocol::{BlockId, Transaction};
-    let chain_id: ChainId = result(node, "get_chain_id", json!([]))
+    let chain_id = result(node, "get_chain_id", json!([]))
         .as_str()
         .unwrap()
         .parse()
         .unwrap();
     let dgp = result(node, "get_dynamic_global_properties", json!([]));
-    let head: BlockId = dgp["head_block_id"].as_str().unwrap().parse().unwrap();
-    let time: TimePointSec = serde_json::from_value(dgp["time"].clone()).unwrap();
     let id = |name: &str| {
         let a = result(node, "get_account_by_name", json!([name]));
         serde_json::from_value(a["id"].clone()).unwrap()
     };
-    let trx = Transaction {
-        ref_block_num: (dgp["head_block_number"].as_u64().unwrap() & 0xffff) as u16,
-        ref_block_prefix: head.tapos_prefix(),
-        expiration: time.saturating_add(60),
-        operations: vec![Operation::Transfer(TransferOperation {
-            fee: Asset::core(TRANSFER_FEE),
-            from: id(from),
-            to: id(to),
-            amount: Asset::core(amount),
-            memo: None,
-            extensions: Default::default(),
-        })],
-        extensions: Default::default(),
-    };
-    let mut signed = SignedTransaction {
-        trx,
-        signatures: vec![],
-        signer_keys: vec![],
-    };
-    signed.sign(key, &chain_id);
-    signed
+    common::transfer_at(
+        &chain_id,
+        &dgp,
+        id(from),
+        id(to),
+        amount,
+        TRANSFER_FEE,
+        60,
+        key,
+    )
+    .unwrap()
 }
 
 /// The fee the tests offer for a transfer: 100 CORE, above the default schedule's.

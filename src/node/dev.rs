@@ -191,7 +191,7 @@ fn start_storage_threads(storage: &Arc<Storage>) -> (StorageHooks, StorageThread
                 for req in rx {
                     // The output stage writes the block just after the BLP sealed it.
                     let deadline = Instant::now() + Duration::from_secs(30);
-                    while storage.log.written() < req.block_num && Instant::now() < deadline {
+                    while storage.log.head() < req.block_num && Instant::now() < deadline {
                         std::thread::sleep(Duration::from_millis(1));
                     }
                     tracing::info!(
@@ -364,7 +364,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
     let log = storage.log.clone();
     let policy = storage.config.fsync;
     rpc_context.durable = Some(Arc::new(move || match policy {
-        FsyncPolicy::Never => log.written(),
+        FsyncPolicy::Never => log.head(),
         _ => log.synced(),
     }));
     rpc_context.broadcaster = Some(crate::rpc::broadcast::Broadcaster::start(

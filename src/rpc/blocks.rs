@@ -138,13 +138,12 @@ impl RecentBlocks {
         if num > 0 && self.log.get().is_some() {
             return self.read_logged(method, num);
         }
-        let s = self.inner.lock();
-        if num <= s.evicted_up_to.max(evicted_up_to) {
+        if num <= evicted_up_to {
             return Err(RpcError::new(
                 code::INTERNAL_ERROR,
                 format!(
                     "{method}: block {num} is older than the blocks this node keeps in memory (from {}; rpc.recent_blocks), and this node has no block log to read it from",
-                    s.evicted_up_to + 1
+                    evicted_up_to + 1
                 ),
             ));
         }

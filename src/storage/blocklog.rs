@@ -18,7 +18,7 @@
 //! each at its own offset, and undo a partial write, so a failed append (a full disk)
 //! leaves both files as they were.
 //!
-//! Durability: [`BlockLog::written`] is the newest block handed to the kernel (it
+//! Durability: [`BlockLog::head`] is the newest block handed to the kernel (it
 //! survives the process being killed); [`BlockLog::synced`] is the newest block on
 //! stable storage (it survives a power cut). Which one the node reports as
 //! irreversible depends on the [`super::FsyncPolicy`].
@@ -331,11 +331,10 @@ impl BlockLog {
         &self.log_path
     }
     /// The newest block in the log (0 when empty).
+    ///
+    /// Everything in the log was handed to the kernel, so this is also the newest
+    /// block that survives the process being killed.
     pub fn head(&self) -> u32 {
-        self.written.load(Ordering::Acquire)
-    }
-    /// The newest block handed to the kernel: it survives the process being killed.
-    pub fn written(&self) -> u32 {
         self.written.load(Ordering::Acquire)
     }
     /// The newest block on stable storage: it survives a power cut.
@@ -391,7 +390,7 @@ impl BlockLog {
     /// that is now synced. Callers on several threads share one sync at a time.
     pub fn sync(&self) -> Result<u32, LogError> {
         let _one = self.sync_lock.lock();
-        let target = self.written();
+        let target = self.head();
         if self.synced() >= target {
             return Ok(self.synced());
         }

@@ -17,7 +17,7 @@ use super::blocklog::{BlockLog, LogError, RawBlock};
 use crate::chain::{BlockContext, BlockError, Chain, VerifiedTransaction};
 use crate::pipeline::verify::cache::KeyDirectory;
 use crate::pipeline::verify::stage::{verify_transactions, KeyCache};
-use crate::pipeline::verify::{rule, VerifyError};
+use crate::pipeline::verify::{rule, signers, unsigned_part, VerifyError};
 use crate::protocol::block::merkle_root_of_leaves;
 use crate::protocol::{ChainId, SignedBlock};
 
@@ -216,23 +216,12 @@ fn decode_trusted(
         let before = rest;
         let trx = crate::protocol::SignedTransaction::deserialize(&mut rest).map_err(bad)?;
         let bytes = &before[..before.len() - rest.len()];
-        let tail = 8 + 64 * trx.signatures.len() + 32 * trx.signer_keys.len();
-        let unsigned = bytes
-            .get(..bytes.len().saturating_sub(tail))
-            .filter(|u| u.len() + tail == bytes.len())
+        let unsigned = unsigned_part(&trx, bytes)
             .ok_or("undecodable block: a transaction shorter than its signatures")?;
-        let signers = trx
-            .signer_keys
-            .iter()
-            .map(|k| crate::chain::Signer {
-                key: *k,
-                key_id: crate::pipeline::verify::KeyLookup::key_id(keys, k),
-            })
-            .collect();
         txs.push(VerifiedTransaction {
             id: crate::protocol::TransactionId(crate::protocol::codec::sha256(&[unsigned])),
             packed_size: bytes.len() as u32,
-            signers,
+            signers: signers(&trx, keys),
             merkle_leaf: [0; 32],
             trx: std::sync::Arc::new(trx),
         });

@@ -135,3 +135,45 @@ pub fn result(node: &Node, method: &str, params: Value) -> Value {
     assert!(a.get("error").is_none(), "{method}: {a}");
     a["result"].clone()
 }
+
+/// A transfer of `amount` core satoshis from `from` to `to` with `fee`, referencing
+/// the head block that `dgp` (a `get_dynamic_global_properties` answer) describes,
+/// expiring `expires_in` seconds after it, signed with `key` for `chain_id`.
+#[allow(clippy::too_many_arguments)]
+pub fn transfer_at(
+    chain_id: &carbyne::protocol::ChainId,
+    dgp: &Value,
+    from: carbyne::protocol::ids::AccountId,
+    to: carbyne::protocol::ids::AccountId,
+    amount: i64,
+    fee: i64,
+    expires_in: u32,
+    key: &carbyne::protocol::PrivateKey,
+) -> Result<carbyne::protocol::SignedTransaction, String> {
+    use carbyne::protocol::operations::TransferOperation;
+    use carbyne::protocol::{Asset, BlockId, Operation, SignedTransaction, TimePointSec};
+    let head: BlockId = dgp["head_block_id"].as_str().ok_or("no head id")?.parse()?;
+    let time: TimePointSec =
+        serde_json::from_value(dgp["time"].clone()).map_err(|e| e.to_string())?;
+    let trx = carbyne::protocol::Transaction {
+        ref_block_num: (dgp["head_block_number"].as_u64().ok_or("no head number")? & 0xffff) as u16,
+        ref_block_prefix: head.tapos_prefix(),
+        expiration: time.saturating_add(expires_in),
+        operations: vec![Operation::Transfer(TransferOperation {
+            fee: Asset::core(fee),
+            from,
+            to,
+            amount: Asset::core(amount),
+            memo: None,
+            extensions: Default::default(),
+        })],
+        extensions: Default::default(),
+    };
+    let mut signed = SignedTransaction {
+        trx,
+        signatures: vec![],
+        signer_keys: vec![],
+    };
+    signed.sign(key, chain_id);
+    Ok(signed)
+}

@@ -83,11 +83,8 @@ pub fn hash_decoded(
     chain_id: &ChainId,
 ) -> Result<Hashed, VerifyError> {
     trx.validate()?;
-    let tail = 8 + 64 * trx.signatures.len() + 32 * trx.signer_keys.len();
-    let unsigned = &bytes[..bytes
-        .len()
-        .checked_sub(tail)
-        .expect("hash_decoded: `bytes` is not the encoding of `trx`")];
+    let unsigned =
+        unsigned_part(&trx, bytes).expect("hash_decoded: `bytes` is not the encoding of `trx`");
     debug_assert_eq!(unsigned, &codec::encode(&trx.trx)[..], "canonical encoding");
     let id = crate::protocol::TransactionId(codec::sha256(&[unsigned]));
     let digest = codec::sha256(&[&chain_id.0, unsigned]);
@@ -101,18 +98,29 @@ pub fn hash_decoded(
     })
 }
 
+/// The unsigned transaction's bytes inside `bytes`, the canonical encoding of `trx`:
+/// everything before u32 count ‖ 64-byte signatures ‖ u32 count ‖ 32-byte keys.
+/// `None` if `bytes` is too short to be that encoding.
+pub fn unsigned_part<'a>(trx: &SignedTransaction, bytes: &'a [u8]) -> Option<&'a [u8]> {
+    let tail = 8 + 64 * trx.signatures.len() + 32 * trx.signer_keys.len();
+    bytes.get(..bytes.len().checked_sub(tail)?)
+}
+
+/// The signers a transaction names, with the key-id hints `keys` has for them.
+pub fn signers(trx: &SignedTransaction, keys: &dyn KeyLookup) -> Vec<Signer> {
+    trx.signer_keys
+        .iter()
+        .map(|k| Signer {
+            key: *k,
+            key_id: keys.key_id(k),
+        })
+        .collect()
+}
+
 impl Hashed {
     /// The BLP's input, once every signature has been checked.
     pub(crate) fn into_verified(self, keys: &dyn KeyLookup) -> VerifiedTransaction {
-        let signers = self
-            .trx
-            .signer_keys
-            .iter()
-            .map(|k| Signer {
-                key: *k,
-                key_id: keys.key_id(k),
-            })
-            .collect();
+        let signers = signers(&self.trx, keys);
         VerifiedTransaction {
             trx: Arc::new(self.trx),
             id: self.id,
