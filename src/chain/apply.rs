@@ -33,11 +33,25 @@ pub struct TxReceipt {
     pub results: smallvec::SmallVec<[OperationResult; 1]>,
 }
 
+/// How much of a transaction's validation to repeat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Checks {
+    /// Everything: a transaction or block not seen before.
+    Full,
+    /// A block this node validated in full when it first applied it, and saw become
+    /// irreversible (a replay of its own block log). What cannot change the outcome
+    /// of a valid block is skipped, as BitShares' reindex skips it: the TaPoS check,
+    /// the duplicate lookup (the id is still recorded) and the authority check (its
+    /// signatures are not checked either). Operations are applied in full, so the
+    /// state is the same as the first time.
+    Trusted,
+}
+
 impl Chain {
     /// Applies a transaction inside its own undo session: on error nothing changes.
     pub fn apply_transaction(&mut self, vtx: &VerifiedTransaction) -> Result<TxReceipt, TxError> {
         self.store.start_session();
-        match self.apply_transaction_body(vtx) {
+        match self.apply_transaction_body(vtx, Checks::Full) {
             Ok(r) => {
                 self.store.merge_session();
                 Ok(r)
@@ -49,7 +63,11 @@ impl Chain {
         }
     }
 
-    fn apply_transaction_body(&mut self, vtx: &VerifiedTransaction) -> Result<TxReceipt, TxError> {
+    fn apply_transaction_body(
+        &mut self,
+        vtx: &VerifiedTransaction,
+        checks: Checks,
+    ) -> Result<TxReceipt, TxError> {
         let trx = &vtx.trx.trx;
         let params = &self.store.global().parameters;
         let (max_size, max_expiration) = (
@@ -76,26 +94,30 @@ impl Chain {
                 max_secs: max_expiration,
             });
         }
-        let summary = self
-            .store
-            .block_summaries
-            .get(trx.ref_block_num as u64)
-            .copied()
-            .unwrap_or_default();
-        let expected = summary.block_id.tapos_prefix();
-        if expected != trx.ref_block_prefix {
-            return Err(TxError::TaposMismatch {
-                ref_block_num: trx.ref_block_num,
-                expected,
-                got: trx.ref_block_prefix,
-            });
+        if checks == Checks::Trusted {
+            self.store.dedup.record_unchecked(vtx.id, trx.expiration);
+        } else {
+            let summary = self
+                .store
+                .block_summaries
+                .get(trx.ref_block_num as u64)
+                .copied()
+                .unwrap_or_default();
+            let expected = summary.block_id.tapos_prefix();
+            if expected != trx.ref_block_prefix {
+                return Err(TxError::TaposMismatch {
+                    ref_block_num: trx.ref_block_num,
+                    expected,
+                    got: trx.ref_block_prefix,
+                });
+            }
+            // Recorded before the authority check: an error undoes the session, and
+            // with it the record.
+            if !self.store.dedup.insert_new(vtx.id, trx.expiration) {
+                return Err(TxError::Duplicate(vtx.id));
+            }
+            self.verify_authority(&trx.required_authorities(), &vtx.signers)?;
         }
-        // Recorded before the authority check: an error undoes the session, and with
-        // it the record.
-        if !self.store.dedup.insert_new(vtx.id, trx.expiration) {
-            return Err(TxError::Duplicate(vtx.id));
-        }
-        self.verify_authority(&trx.required_authorities(), &vtx.signers)?;
         let mut results = smallvec::SmallVec::new();
         for (index, op) in trx.operations.iter().enumerate() {
             let r = self
@@ -201,6 +223,42 @@ impl Chain {
         ctx: &BlockContext,
         txs: &[VerifiedTransaction],
     ) -> Result<(), BlockError> {
+        self.apply_block_checked(header, ctx, txs, Checks::Full)
+    }
+
+    /// [`Chain::apply_block_parts`] for a block that this node validated in full when
+    /// it first applied it, and saw become irreversible: a replay of its own block
+    /// log. The transactions' TaPoS, duplicate and authority checks are skipped (the
+    /// caller skips their signatures too), and so is each transaction's own undo
+    /// session: a failing transaction fails the block, whose session is undone.
+    ///
+    /// The duplicate index is deferred by the first such block (transaction ids are
+    /// recorded without lookups); [`Chain::index_recent_transactions`] must build it
+    /// before anything else is applied.
+    pub fn apply_trusted_block_parts(
+        &mut self,
+        header: &BlockHeader,
+        ctx: &BlockContext,
+        txs: &[VerifiedTransaction],
+    ) -> Result<(), BlockError> {
+        self.store.dedup.defer_index();
+        self.apply_block_checked(header, ctx, txs, Checks::Trusted)
+    }
+
+    /// Builds the duplicate index deferred by [`Chain::apply_trusted_block_parts`].
+    /// A transaction id recorded twice (a block log that was not what this node
+    /// validated) is the error.
+    pub fn index_recent_transactions(&mut self) -> Result<(), TransactionId> {
+        self.store.dedup.build_index()
+    }
+
+    fn apply_block_checked(
+        &mut self,
+        header: &BlockHeader,
+        ctx: &BlockContext,
+        txs: &[VerifiedTransaction],
+        checks: Checks,
+    ) -> Result<(), BlockError> {
         self.clear_pending();
         self.validate_block_header(header, ctx)?;
         self.store.start_session();
@@ -213,7 +271,11 @@ impl Chain {
             if let Some(next) = txs.get(index + PREFETCH_AHEAD / 2) {
                 self.prefetch_operations(next);
             }
-            if let Err(error) = self.apply_transaction(vtx) {
+            let applied = match checks {
+                Checks::Full => self.apply_transaction(vtx).map(drop),
+                Checks::Trusted => self.apply_transaction_body(vtx, checks).map(drop),
+            };
+            if let Err(error) = applied {
                 self.store.undo_session();
                 return Err(BlockError::Transaction { index, error });
             }

@@ -17,7 +17,7 @@ use super::blocklog::{BlockLog, LogError, RawBlock};
 use crate::chain::{BlockContext, BlockError, Chain, VerifiedTransaction};
 use crate::pipeline::verify::cache::KeyDirectory;
 use crate::pipeline::verify::stage::{verify_transactions, KeyCache};
-use crate::pipeline::verify::{rule, signers, unsigned_part, VerifyError};
+use crate::pipeline::verify::{rule, unsigned_part, VerifyError};
 use crate::protocol::block::merkle_root_of_leaves;
 use crate::protocol::{ChainId, SignedBlock};
 
@@ -44,6 +44,8 @@ pub enum ReplayError {
     Verify { num: u32, error: VerifyError },
     #[error("block #{num} in the block log does not apply: {error}")]
     Apply { num: u32, error: BlockError },
+    #[error("the block log holds transaction {0} twice within its expiration, which this node would not have accepted; run --revalidate-blockchain to find the block")]
+    RepeatedTransaction(crate::protocol::TransactionId),
 }
 
 impl ReplayError {
@@ -116,7 +118,7 @@ fn prepare_chunk(
         .into_par_iter()
         .map(|r| {
             let (block, hashed) = if r.num <= trusted_through {
-                let (block, txs) = decode_trusted(&r.payload, keys)
+                let (block, txs) = decode_trusted(&r.payload)
                     .map_err(|what| ReplayError::Decode { num: r.num, what })?;
                 (block, Some(txs))
             } else {
@@ -193,12 +195,10 @@ fn ready(
 /// Decodes a block that was irreversible when this node wrote it, readying its
 /// transactions with the least work: each transaction's id is hashed from its bytes
 /// where they lie in the block, and nothing else is computed (no signing digest, no
-/// merkle leaf, no stateless checks: all were done when the block was accepted).
+/// merkle leaf, no stateless checks, no signers: all were checked when the block was
+/// accepted, and [`Chain::apply_trusted_block_parts`] does not look at them).
 /// The returned block has no transactions; they are in the returned list.
-fn decode_trusted(
-    payload: &[u8],
-    keys: &KeyDirectory,
-) -> Result<(SignedBlock, Vec<VerifiedTransaction>), String> {
+fn decode_trusted(payload: &[u8]) -> Result<(SignedBlock, Vec<VerifiedTransaction>), String> {
     use borsh::BorshDeserialize;
     let mut rest = payload;
     let bad = |e: std::io::Error| format!("undecodable block: {e}");
@@ -221,7 +221,7 @@ fn decode_trusted(
         txs.push(VerifiedTransaction {
             id: crate::protocol::TransactionId(crate::protocol::codec::sha256(&[unsigned])),
             packed_size: bytes.len() as u32,
-            signers: signers(&trx, keys),
+            signers: Vec::new(),
             merkle_leaf: [0; 32],
             trx: std::sync::Arc::new(trx),
         });
@@ -329,9 +329,13 @@ pub fn replay(
                     stats.checked_blocks += 1;
                 }
                 let keys_before = chain.keys_count();
-                chain
-                    .apply_block_parts(&p.header, &ctx, &p.txs)
-                    .map_err(|error| ReplayError::Apply { num, error })?;
+                let applied = if p.check_witness {
+                    index_recent_transactions(chain)?;
+                    chain.apply_block_parts(&p.header, &ctx, &p.txs)
+                } else {
+                    chain.apply_trusted_block_parts(&p.header, &ctx, &p.txs)
+                };
+                applied.map_err(|error| ReplayError::Apply { num, error })?;
                 if chain.keys_count() > keys_before {
                     let now = chain.keys_count();
                     keys.add(
@@ -353,9 +357,19 @@ pub fn replay(
         }
         Ok(())
     });
+    // The blocks applied stay applied, whatever failed after them: index their
+    // transactions, so that the chain can go on from them.
+    let indexed = index_recent_transactions(chain);
     stats.seconds = started.elapsed().as_secs_f64();
     reporter.finish(&stats);
-    result.map(|()| stats)
+    result.and(indexed).map(|()| stats)
+}
+
+/// Builds the duplicate index that trusted blocks leave deferred.
+fn index_recent_transactions(chain: &mut Chain) -> Result<(), ReplayError> {
+    chain
+        .index_recent_transactions()
+        .map_err(ReplayError::RepeatedTransaction)
 }
 
 /// The progress bar (on a terminal) or log lines every few seconds.
@@ -491,7 +505,42 @@ mod tests {
             let checked = t.chain.head_block_num().saturating_sub(trusted.min(4));
             assert_eq!(stats.checked_blocks, checked, "trusted through {trusted}");
             assert_eq!(chain.state_digest(), t.chain.state_digest());
+            // The duplicate index is back: a replayed transaction is refused again.
+            let (block, _, _) = t.blocks.last().unwrap();
+            let again = crate::test_utils::preverified(block.transactions[0].clone(), &chain);
+            assert!(
+                matches!(
+                    chain.push_transaction(&again),
+                    Err(crate::chain::TxError::Duplicate(id)) if id == again.id
+                ),
+                "trusted through {trusted}"
+            );
         }
+    }
+
+    #[test]
+    fn a_transaction_repeated_in_trusted_blocks_is_reported() {
+        let dir = tmp("repeat");
+        let (t, log) = chain_and_log(&dir, false);
+        let head = t.chain.head_block_num();
+        // The last block gains a copy of a transaction of the block before it. Its
+        // header is unchanged, so only the transactions' own checks can notice.
+        let mut block = t.blocks.last().unwrap().0.clone();
+        let earlier = t.blocks[t.blocks.len() - 2].0.transactions[0].clone();
+        block.transactions.push(earlier);
+        log.truncate_after(head - 1).unwrap();
+        log.append(head, head, &encode(&block)).unwrap();
+        let mut chain = Chain::from_genesis(&t.genesis, t.chain.chain_id()).unwrap();
+        let err = replay(&mut chain, &log, head, Progress::Quiet).unwrap_err();
+        assert!(matches!(err, ReplayError::RepeatedTransaction(_)), "{err}");
+        // Checked in full, the block fails on its merkle root.
+        let mut chain = Chain::from_genesis(&t.genesis, t.chain.chain_id()).unwrap();
+        let err = replay(&mut chain, &log, 0, Progress::Quiet).unwrap_err();
+        assert!(
+            matches!(err, ReplayError::Verify { num, error: VerifyError::MerkleMismatch } if num == head),
+            "{err}"
+        );
+        assert_eq!(chain.head_block_num(), head - 1);
     }
 
     #[test]

@@ -114,16 +114,21 @@ impl Store {
         };
         let n = u64::deserialize_reader(r)?;
         let mut last = TimePointSec(0);
+        s.dedup.defer_index();
         for _ in 0..n {
             let exp = TimePointSec(u32::deserialize_reader(r)?);
             let id = TransactionId(<[u8; 32]>::deserialize_reader(r)?);
-            if exp < last || !s.dedup.insert_new(id, exp) {
+            if exp < last {
                 return Err(ImageError::Invalid(
-                    "recent transaction ids out of order or repeated".into(),
+                    "recent transaction ids out of order".into(),
                 ));
             }
+            s.dedup.record_unchecked(id, exp);
             last = exp;
         }
+        s.dedup
+            .build_index()
+            .map_err(|id| ImageError::Invalid(format!("recent transaction id {id} is repeated")))?;
         let mut rest = [0u8; 1];
         if r.read(&mut rest)? != 0 {
             return Err(ImageError::Invalid(
