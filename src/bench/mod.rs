@@ -64,6 +64,10 @@ pub struct BenchArgs {
     /// --quick).
     #[arg(long)]
     pub storage_accounts: Option<usize>,
+    /// Replays of the storage benchmark's block log, each into a fresh state; the
+    /// median is reported.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub storage_replays: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -83,7 +87,7 @@ fn run_storage(args: &BenchArgs, machine: MachineInfo) -> anyhow::Result<()> {
     let accounts = args.storage_accounts.unwrap_or(accounts);
     let pb = bar(false);
     let dir = args.out_dir.join("bench-storage-data");
-    let r = storage::run(&dir, tx, accounts, |step| {
+    let r = storage::run(&dir, tx, accounts, args.storage_replays as usize, |step| {
         pb.set_message(step.to_string());
         pb.tick();
     })?;
@@ -99,11 +103,14 @@ fn run_storage(args: &BenchArgs, machine: MachineInfo) -> anyhow::Result<()> {
     } else {
         let s = &report.storage;
         println!(
-            "replay: {} transactions in {} blocks, {:.2} s ({:.2} s applying): {:.0} trx/s, {:.0} blocks/s ({:.1}x the verify ceiling of {:.0}/s); digest matches: {}",
+            "replay (median of {:?} trx/s): {} transactions in {} blocks, {:.2} s ({:.2} s applying, {:.2} s preparing, {:.2} s indexing): {:.0} trx/s, {:.0} blocks/s ({:.1}x the verify ceiling of {:.0}/s); digest matches: {}",
+            s.replay_runs_transactions_per_s.iter().map(|r| r.round() as u64).collect::<Vec<_>>(),
             s.replay_transactions,
             s.replay_blocks,
             s.replay_seconds,
             s.replay_apply_seconds,
+            s.replay_prepare_seconds,
+            s.replay_index_seconds,
             s.replay_transactions_per_s,
             s.replay_blocks_per_s,
             s.replay_over_verify_ceiling,

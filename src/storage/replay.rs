@@ -17,7 +17,7 @@ use super::blocklog::{BlockLog, LogError, RawBlock};
 use crate::chain::{BlockContext, BlockError, Chain, VerifiedTransaction};
 use crate::pipeline::verify::cache::KeyDirectory;
 use crate::pipeline::verify::stage::{verify_transactions, KeyCache};
-use crate::pipeline::verify::{rule, unsigned_part, VerifyError};
+use crate::pipeline::verify::{rule, VerifyError};
 use crate::protocol::block::merkle_root_of_leaves;
 use crate::protocol::{ChainId, SignedBlock};
 
@@ -72,6 +72,11 @@ pub struct ReplayStats {
     /// Of `seconds`, the time the applying thread spent applying blocks (the rest
     /// it waited for prepared ones): near `seconds` means the apply loop is the limit.
     pub apply_seconds: f64,
+    /// The time the preparing side spent reading and preparing blocks (the rest it
+    /// waited for the applying thread to take them).
+    pub prepare_seconds: f64,
+    /// Of `seconds`, building the duplicate index after the trusted blocks.
+    pub index_seconds: f64,
 }
 
 impl ReplayStats {
@@ -196,9 +201,12 @@ fn ready(
 /// transactions with the least work: each transaction's id is hashed from its bytes
 /// where they lie in the block, and nothing else is computed (no signing digest, no
 /// merkle leaf, no stateless checks, no signers: all were checked when the block was
-/// accepted, and [`Chain::apply_trusted_block_parts`] does not look at them).
-/// The returned block has no transactions; they are in the returned list.
+/// accepted, and [`Chain::apply_trusted_block_parts`] does not look at them). The
+/// transactions come without their signatures and signer keys. The returned block has
+/// no transactions; they are in the returned list.
 fn decode_trusted(payload: &[u8]) -> Result<(SignedBlock, Vec<VerifiedTransaction>), String> {
+    const SIGNATURE_BYTES: usize = std::mem::size_of::<crate::protocol::Signature>();
+    const KEY_BYTES: usize = std::mem::size_of::<crate::protocol::PublicKey>();
     use borsh::BorshDeserialize;
     let mut rest = payload;
     let bad = |e: std::io::Error| format!("undecodable block: {e}");
@@ -214,16 +222,28 @@ fn decode_trusted(payload: &[u8]) -> Result<(SignedBlock, Vec<VerifiedTransactio
     let mut txs = Vec::with_capacity(count);
     for _ in 0..count {
         let before = rest;
-        let trx = crate::protocol::SignedTransaction::deserialize(&mut rest).map_err(bad)?;
-        let bytes = &before[..before.len() - rest.len()];
-        let unsigned = unsigned_part(&trx, bytes)
-            .ok_or("undecodable block: a transaction shorter than its signatures")?;
+        let trx = crate::protocol::Transaction::deserialize(&mut rest).map_err(bad)?;
+        let unsigned = &before[..before.len() - rest.len()];
+        // The signatures and their keys are skipped over, not decoded: nothing reads
+        // them (`pipeline::verify::unsigned_part` has the layout).
+        for width in [SIGNATURE_BYTES, KEY_BYTES] {
+            let n = u32::deserialize(&mut rest).map_err(bad)? as usize;
+            rest = n
+                .checked_mul(width)
+                .and_then(|len| rest.get(len..))
+                .ok_or("undecodable block: a transaction shorter than its signatures")?;
+        }
+        let packed_size = before.len() - rest.len();
         txs.push(VerifiedTransaction {
             id: crate::protocol::TransactionId(crate::protocol::codec::sha256(&[unsigned])),
-            packed_size: bytes.len() as u32,
+            packed_size: packed_size as u32,
             signers: Vec::new(),
             merkle_leaf: [0; 32],
-            trx: std::sync::Arc::new(trx),
+            trx: std::sync::Arc::new(crate::protocol::SignedTransaction {
+                trx,
+                signatures: Vec::new(),
+                signer_keys: Vec::new(),
+            }),
         });
     }
     if !rest.is_empty() {
@@ -272,14 +292,24 @@ pub fn replay(
             num: first,
             what: format!("cannot start the replay threads: {e}"),
         })?;
-    let result = std::thread::scope(|scope| {
+    let (result, preparing_busy) = std::thread::scope(|scope| {
         let (tx, rx) =
             std::sync::mpsc::sync_channel::<(Vec<Prepared>, Option<ReplayError>)>(CHUNKS_AHEAD);
+        // Applied chunks go back, to be freed on the pool that allocated them: a free
+        // from another thread costs the allocator several times more.
+        let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Vec<Prepared>>();
         let keys = &keys;
-        scope.spawn(move || {
+        let pool = &pool;
+        let preparing = scope.spawn(move || {
             let mut key_cache = KeyCache::new(1 << 16);
             let mut reader = reader.peekable();
+            let mut busy = Duration::ZERO;
+            let mut started = Instant::now();
             while reader.peek().is_some() {
+                let spent: Vec<_> = spent_rx.try_iter().collect();
+                if !spent.is_empty() {
+                    pool.install(|| drop(spent));
+                }
                 let mut raw = Vec::new();
                 let mut count = 0usize;
                 let mut failed = None;
@@ -302,64 +332,80 @@ pub fn replay(
                     prepare_chunk(raw, &chain_id, keys, trusted_through, &mut key_cache)
                 });
                 let stop = chunk.1.is_some();
+                busy += started.elapsed();
                 if tx.send(chunk).is_err() || stop {
-                    return;
+                    return busy;
                 }
+                started = Instant::now();
                 if let Some(e) = failed {
                     let _ = tx.send((Vec::new(), Some(e.into())));
-                    return;
+                    return busy;
                 }
             }
+            busy
         });
-        for (chunk, failed) in rx {
-            let applying = Instant::now();
-            for p in chunk {
-                let num = p.header.block_num();
-                let mut ctx = p.ctx;
-                let witness = chain.store.witnesses.get(p.header.witness.0);
-                ctx.signer = witness.map(|w| w.signing_key).unwrap_or_default();
-                if p.check_witness {
-                    let digest = p.header.signing_digest(&chain_id);
-                    if rule::verify(&ctx.signer, &digest.0, &p.witness_signature).is_err() {
-                        return Err(ReplayError::Verify {
-                            num,
-                            error: VerifyError::BadBlockSignature(ctx.signer.to_string()),
-                        });
+        let applied = (|| {
+            for (chunk, failed) in rx {
+                let applying = Instant::now();
+                for p in &chunk {
+                    let num = p.header.block_num();
+                    let mut ctx = p.ctx;
+                    let witness = chain.store.witnesses.get(p.header.witness.0);
+                    ctx.signer = witness.map(|w| w.signing_key).unwrap_or_default();
+                    if p.check_witness {
+                        let digest = p.header.signing_digest(&chain_id);
+                        if rule::verify(&ctx.signer, &digest.0, &p.witness_signature).is_err() {
+                            return Err(ReplayError::Verify {
+                                num,
+                                error: VerifyError::BadBlockSignature(ctx.signer.to_string()),
+                            });
+                        }
+                        stats.checked_blocks += 1;
                     }
-                    stats.checked_blocks += 1;
+                    let keys_before = chain.keys_count();
+                    let applied = if p.check_witness {
+                        index_recent_transactions(chain)?;
+                        chain.apply_block_parts(&p.header, &ctx, &p.txs)
+                    } else {
+                        chain.apply_trusted_block_parts(&p.header, &ctx, &p.txs)
+                    };
+                    applied.map_err(|error| ReplayError::Apply { num, error })?;
+                    if chain.keys_count() > keys_before {
+                        let now = chain.keys_count();
+                        keys.add(
+                            now,
+                            (keys_before..now).filter_map(|i| {
+                                let id = crate::chain::objects::KeyId(i);
+                                chain.key_by_id(id).map(|k| (k, id))
+                            }),
+                        );
+                    }
+                    stats.blocks += 1;
+                    stats.transactions += p.txs.len() as u64;
+                    reporter.tick(num, stats.transactions);
                 }
-                let keys_before = chain.keys_count();
-                let applied = if p.check_witness {
-                    index_recent_transactions(chain)?;
-                    chain.apply_block_parts(&p.header, &ctx, &p.txs)
-                } else {
-                    chain.apply_trusted_block_parts(&p.header, &ctx, &p.txs)
-                };
-                applied.map_err(|error| ReplayError::Apply { num, error })?;
-                if chain.keys_count() > keys_before {
-                    let now = chain.keys_count();
-                    keys.add(
-                        now,
-                        (keys_before..now).filter_map(|i| {
-                            let id = crate::chain::objects::KeyId(i);
-                            chain.key_by_id(id).map(|k| (k, id))
-                        }),
-                    );
+                stats.apply_seconds += applying.elapsed().as_secs_f64();
+                // The preparing thread may be gone (it stops after a failure): then the
+                // chunk is freed here.
+                let _ = spent_tx.send(chunk);
+                if let Some(e) = failed {
+                    return Err(e);
                 }
-                stats.blocks += 1;
-                stats.transactions += p.txs.len() as u64;
-                reporter.tick(num, stats.transactions);
             }
-            stats.apply_seconds += applying.elapsed().as_secs_f64();
-            if let Some(e) = failed {
-                return Err(e);
-            }
-        }
-        Ok(())
+            Ok(())
+        })();
+        let busy = match preparing.join() {
+            Ok(busy) => busy,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        (applied, busy)
     });
+    stats.prepare_seconds = preparing_busy.as_secs_f64();
     // The blocks applied stay applied, whatever failed after them: index their
     // transactions, so that the chain can go on from them.
+    let indexing = Instant::now();
     let indexed = index_recent_transactions(chain);
+    stats.index_seconds = indexing.elapsed().as_secs_f64();
     stats.seconds = started.elapsed().as_secs_f64();
     reporter.finish(&stats);
     result.and(indexed).map(|()| stats)

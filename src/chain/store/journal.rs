@@ -137,6 +137,10 @@ impl<T> Default for Table<T> {
     }
 }
 
+/// How much of a row [`Table::prefetch`] asks for: the head of a large object (an
+/// account) holds what the hot path reads, and loading all of it costs bandwidth.
+const PREFETCH_ROW_BYTES: usize = 128;
+
 fn split(instance: u64) -> (usize, usize) {
     let i = instance as usize;
     (i >> CHUNK_SHIFT, i & (CHUNK_ROWS - 1))
@@ -149,6 +153,16 @@ impl<T: Clone> Table<T> {
         }
         let (c, r) = split(instance);
         self.chunks[c].rows()[r].as_ref()
+    }
+    /// Asks the CPU to start loading the row of `instance` (its first cache lines),
+    /// without reading it: a hint with no effect on results.
+    pub fn prefetch(&self, instance: u64) {
+        if (instance as usize) < self.len {
+            let (c, r) = split(instance);
+            let row = &self.chunks[c].rows()[r];
+            let len = std::mem::size_of::<Option<T>>().min(PREFETCH_ROW_BYTES);
+            super::prefetch_bytes(row as *const Option<T> as *const u8, len);
+        }
     }
     fn slot_mut(&mut self, instance: u64) -> Option<&mut Option<T>> {
         if instance as usize >= self.len {
