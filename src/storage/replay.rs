@@ -13,7 +13,7 @@
 //! signatures, the merkle root and the witness signature (`--revalidate-blockchain`
 //! passes 0, so that every block is checked).
 
-use super::blocklog::{BlockLog, LogError, RawBlock};
+use super::blocklog::{BlockLog, LogError, LogReader, RawBlock};
 use crate::chain::{BlockContext, BlockError, Chain, VerifiedTransaction};
 use crate::pipeline::verify::cache::KeyDirectory;
 use crate::pipeline::verify::stage::{verify_transactions, KeyCache};
@@ -262,6 +262,27 @@ fn decode_trusted(payload: &[u8]) -> Result<(SignedBlock, Vec<VerifiedTransactio
     ))
 }
 
+/// The next frames from `reader`: at least [`CHUNK_TRANSACTIONS`] transactions or
+/// [`CHUNK_BLOCKS_MAX`] blocks, fewer at the end of the log or before a bad frame
+/// (the error).
+fn read_chunk(reader: &mut LogReader) -> (Vec<RawBlock>, Option<LogError>) {
+    let mut raw = Vec::new();
+    let mut count = 0usize;
+    while count < CHUNK_TRANSACTIONS && raw.len() < CHUNK_BLOCKS_MAX {
+        match reader.next() {
+            Some(Ok(r)) => {
+                // A cheap upper bound on its transactions: their count sits after the
+                // header and the signature.
+                count += 1 + r.payload.len() / 128;
+                raw.push(r);
+            }
+            Some(Err(e)) => return (raw, Some(e)),
+            None => break,
+        }
+    }
+    (raw, None)
+}
+
 /// Replays blocks `chain.head_block_num() + 1 ..= log.head()` into `chain`. On error
 /// the chain holds every block before the failing one.
 pub fn replay(
@@ -302,34 +323,24 @@ pub fn replay(
         let pool = &pool;
         let preparing = scope.spawn(move || {
             let mut key_cache = KeyCache::new(1 << 16);
-            let mut reader = reader.peekable();
+            let mut reader = reader;
             let mut busy = Duration::ZERO;
             let mut started = Instant::now();
-            while reader.peek().is_some() {
+            let (mut raw, mut failed) = read_chunk(&mut reader);
+            while !raw.is_empty() || failed.is_some() {
                 let spent: Vec<_> = spent_rx.try_iter().collect();
-                if !spent.is_empty() {
-                    pool.install(|| drop(spent));
-                }
-                let mut raw = Vec::new();
-                let mut count = 0usize;
-                let mut failed = None;
-                while count < CHUNK_TRANSACTIONS && raw.len() < CHUNK_BLOCKS_MAX {
-                    match reader.next() {
-                        Some(Ok(r)) => {
-                            // A cheap upper bound on its transactions: their count
-                            // sits after the header and the signature.
-                            count += 1 + r.payload.len() / 128;
-                            raw.push(r);
-                        }
-                        Some(Err(e)) => {
-                            failed = Some(e);
-                            break;
-                        }
-                        None => break,
+                let mut chunk = (Vec::new(), None);
+                let mut next = (Vec::new(), None);
+                // The pool prepares this chunk while this thread reads the next.
+                pool.in_place_scope(|s| {
+                    s.spawn(|_| {
+                        drop(spent);
+                        chunk =
+                            prepare_chunk(raw, &chain_id, keys, trusted_through, &mut key_cache);
+                    });
+                    if failed.is_none() {
+                        next = read_chunk(&mut reader);
                     }
-                }
-                let chunk = pool.install(|| {
-                    prepare_chunk(raw, &chain_id, keys, trusted_through, &mut key_cache)
                 });
                 let stop = chunk.1.is_some();
                 busy += started.elapsed();
@@ -341,6 +352,7 @@ pub fn replay(
                     let _ = tx.send((Vec::new(), Some(e.into())));
                     return busy;
                 }
+                (raw, failed) = next;
             }
             busy
         });
