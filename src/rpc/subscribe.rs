@@ -219,6 +219,9 @@ pub fn notices(ctx: &Context, session: &Session, event: &BlockEvent) -> Vec<Valu
     if objects.is_empty() && accounts.is_empty() {
         return out;
     }
+    // Read before the state, as `get_objects` does: the dynamic properties (2.1.0)
+    // report no block as irreversible before this node has it on disk.
+    let cap = ctx.durable_head();
     let Ok(current) = ctx.state.read(|c| watched(c, &objects, &accounts)) else {
         return out;
     };
@@ -226,7 +229,10 @@ pub fn notices(ctx: &Context, session: &Session, event: &BlockEvent) -> Vec<Valu
     let mut s = session.0.lock();
     for (id, object) in current {
         let gone = object.is_none();
-        let now = object.map_or_else(|| Value::String(id.to_string()), |o| o());
+        let mut now = object.map_or_else(|| Value::String(id.to_string()), |o| o());
+        if (id.space(), id.type_id()) == (2, 1) {
+            database::cap_irreversible(&mut now, cap);
+        }
         if gone && !s.last.contains_key(&id) {
             // Never seen: nothing disappeared. Remembered, so that nothing is sent
             // until it exists.
@@ -327,5 +333,36 @@ mod tests {
             .unwrap();
         let n = notices(&ctx, &session, &event);
         assert_eq!(n[0]["params"][1][0][0]["id"], "2.1.0", "{n:?}");
+    }
+
+    #[test]
+    fn watched_dynamic_properties_report_no_lib_above_the_durable_block() {
+        let mut t = DevChain::new();
+        for _ in 0..4 {
+            t.produce_block();
+        }
+        t.chain
+            .store
+            .modify_dynamic(|d| d.last_irreversible_block_num = 3);
+        let mut ctx = Context::new(StateReader::detached(t.chain), RpcConfig::default());
+        ctx.durable = Some(std::sync::Arc::new(|| 1));
+        let session = Session::default();
+        let values = [json!(7), json!(false)];
+        let p = Params {
+            method: "set_subscribe_callback",
+            values: &values,
+        };
+        call(Some(&session), false, p.method, &p).unwrap().unwrap();
+        session
+            .watch_objects(&ctx, &["2.1.0".parse().unwrap()])
+            .unwrap();
+        let event = BlockEvent {
+            number: 4,
+            id: "00".repeat(32),
+        };
+        let n = notices(&ctx, &session, &event);
+        let dynamic = &n[0]["params"][1][0][0];
+        assert_eq!(dynamic["id"], "2.1.0", "{n:?}");
+        assert_eq!(dynamic["last_irreversible_block_num"], 1, "{n:?}");
     }
 }
