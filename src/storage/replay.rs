@@ -1,17 +1,20 @@
 //! Replaying the block log into a chain state.
 //!
-//! Two threads share the work. A preparing thread reads frames in order, and on the
-//! rayon pool decodes the blocks, hashes their transactions (ids, merkle leaves,
+//! Two sides share the work. A preparing thread reads frames in order while the
+//! rayon pool decodes the chunk before, hashes its transactions (ids, merkle leaves,
 //! sizes) and, for blocks that need it, batch-verifies the transaction signatures
 //! under the consensus rule. The calling thread applies the prepared blocks to the
-//! chain in order, as the BLP would. A bounded channel between them keeps the
-//! preparing thread a few chunks ahead.
+//! chain in order, as the BLP would, and sends each applied chunk back to be freed
+//! on the pool. A bounded channel between them keeps the preparing side a few
+//! chunks ahead.
 //!
 //! Blocks at or below `trusted_through` were irreversible when this node wrote them:
 //! their signatures were checked then and are not checked again (BitShares'
-//! `--replay-blockchain`). Every other block gets the full treatment: transaction
-//! signatures, the merkle root and the witness signature (`--revalidate-blockchain`
-//! passes 0, so that every block is checked).
+//! `--replay-blockchain`), and they are applied with
+//! [`Chain::apply_trusted_block_parts`] (no TaPoS, duplicate or authority checks; the
+//! duplicate index is built once, after them). Every other block gets the full
+//! treatment: transaction signatures, the merkle root and the witness signature
+//! (`--revalidate-blockchain` passes 0, so that every block is checked).
 
 use super::blocklog::{BlockLog, LogError, LogReader, RawBlock};
 use crate::chain::{BlockContext, BlockError, Chain, VerifiedTransaction};
