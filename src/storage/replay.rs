@@ -628,6 +628,41 @@ mod tests {
     }
 
     #[test]
+    fn a_trusted_block_that_does_not_apply_leaves_the_blocks_before_it_usable() {
+        let dir = tmp("trusted-apply");
+        let (t, log) = chain_and_log(&dir, false);
+        let head = t.chain.head_block_num();
+        // The last block's second transfer now moves more than the sender has. Its
+        // header is unchanged, so a trusted replay notices only when applying it.
+        let mut block = t.blocks.last().unwrap().0.clone();
+        let crate::protocol::Operation::Transfer(op) = &mut block.transactions[1].trx.operations[0]
+        else {
+            panic!("a transfer");
+        };
+        op.amount.amount = i64::MAX / 2;
+        log.truncate_after(head - 1).unwrap();
+        log.append(head, head, &encode(&block)).unwrap();
+        let mut chain = Chain::from_genesis(&t.genesis, t.chain.chain_id()).unwrap();
+        let err = replay(&mut chain, &log, head, Progress::Quiet).unwrap_err();
+        assert!(
+            matches!(err, ReplayError::Apply { num, .. } if num == head),
+            "{err}"
+        );
+        assert_eq!(chain.head_block_num(), head - 1);
+        // The duplicate index was built over the blocks that stayed: a transaction of
+        // the block before is refused again, and the failed block's first transaction
+        // (recorded, then undone with its block) is accepted.
+        let earlier = t.blocks[t.blocks.len() - 2].0.transactions[0].clone();
+        let earlier = crate::test_utils::preverified(earlier, &chain);
+        assert!(matches!(
+            chain.push_transaction(&earlier),
+            Err(crate::chain::TxError::Duplicate(_))
+        ));
+        let first = crate::test_utils::preverified(block.transactions[0].clone(), &chain);
+        chain.push_transaction(&first).unwrap();
+    }
+
+    #[test]
     fn a_block_signed_by_the_wrong_key_fails_when_checked() {
         let dir = tmp("witness");
         let (t, log) = chain_and_log(&dir, false);
