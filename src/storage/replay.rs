@@ -554,12 +554,24 @@ mod tests {
         (t, log)
     }
 
+    /// A fresh state at genesis of the chain `t` built.
+    fn genesis_chain(t: &DevChain) -> Chain {
+        Chain::from_genesis(&t.genesis, t.chain.chain_id()).unwrap()
+    }
+
+    /// Writes `block` over the log's last block, with `last_irreversible` in its frame.
+    fn replace_head(log: &BlockLog, block: &SignedBlock, last_irreversible: u32) {
+        let head = log.head();
+        log.truncate_after(head - 1).unwrap();
+        log.append(head, last_irreversible, &encode(block)).unwrap();
+    }
+
     #[test]
     fn replay_rebuilds_the_same_state() {
         let dir = tmp("same");
         let (t, log) = chain_and_log(&dir, false);
         for trusted in [0, 2, u32::MAX] {
-            let mut chain = Chain::from_genesis(&t.genesis, t.chain.chain_id()).unwrap();
+            let mut chain = genesis_chain(&t);
             let stats = replay(&mut chain, &log, trusted, Progress::Quiet).unwrap();
             assert_eq!(stats.blocks, t.chain.head_block_num());
             assert_eq!(stats.transactions, 2 + 12);
@@ -589,13 +601,12 @@ mod tests {
         let mut block = t.blocks.last().unwrap().0.clone();
         let earlier = t.blocks[t.blocks.len() - 2].0.transactions[0].clone();
         block.transactions.push(earlier);
-        log.truncate_after(head - 1).unwrap();
-        log.append(head, head, &encode(&block)).unwrap();
-        let mut chain = Chain::from_genesis(&t.genesis, t.chain.chain_id()).unwrap();
+        replace_head(&log, &block, head);
+        let mut chain = genesis_chain(&t);
         let err = replay(&mut chain, &log, head, Progress::Quiet).unwrap_err();
         assert!(matches!(err, ReplayError::RepeatedTransaction(_)), "{err}");
         // Checked in full, the block fails on its merkle root.
-        let mut chain = Chain::from_genesis(&t.genesis, t.chain.chain_id()).unwrap();
+        let mut chain = genesis_chain(&t);
         let err = replay(&mut chain, &log, 0, Progress::Quiet).unwrap_err();
         assert!(
             matches!(err, ReplayError::Verify { num, error: VerifyError::MerkleMismatch } if num == head),
@@ -609,7 +620,7 @@ mod tests {
         let dir = tmp("badsig");
         let (t, log) = chain_and_log(&dir, true);
         let head = t.chain.head_block_num();
-        let mut chain = Chain::from_genesis(&t.genesis, t.chain.chain_id()).unwrap();
+        let mut chain = genesis_chain(&t);
         let err = replay(&mut chain, &log, 0, Progress::Quiet).unwrap_err();
         assert!(
             matches!(err, ReplayError::Verify { num, error: VerifyError::BadSignature { .. } } if num == head),
@@ -622,7 +633,7 @@ mod tests {
             "the blocks before it stay applied"
         );
         // Trusted (irreversible when written), the block is not checked again.
-        let mut chain = Chain::from_genesis(&t.genesis, t.chain.chain_id()).unwrap();
+        let mut chain = genesis_chain(&t);
         replay(&mut chain, &log, head, Progress::Quiet).unwrap();
         assert_eq!(chain.state_digest(), t.chain.state_digest());
     }
@@ -640,9 +651,8 @@ mod tests {
             panic!("a transfer");
         };
         op.amount.amount = i64::MAX / 2;
-        log.truncate_after(head - 1).unwrap();
-        log.append(head, head, &encode(&block)).unwrap();
-        let mut chain = Chain::from_genesis(&t.genesis, t.chain.chain_id()).unwrap();
+        replace_head(&log, &block, head);
+        let mut chain = genesis_chain(&t);
         let err = replay(&mut chain, &log, head, Progress::Quiet).unwrap_err();
         assert!(
             matches!(err, ReplayError::Apply { num, .. } if num == head),
@@ -669,9 +679,8 @@ mod tests {
         let head = t.chain.head_block_num();
         let mut block = t.blocks.last().unwrap().0.clone();
         block.witness_signature.0[0] ^= 1;
-        log.truncate_after(head - 1).unwrap();
-        log.append(head, head - 1, &encode(&block)).unwrap();
-        let mut chain = Chain::from_genesis(&t.genesis, t.chain.chain_id()).unwrap();
+        replace_head(&log, &block, head - 1);
+        let mut chain = genesis_chain(&t);
         let err = replay(&mut chain, &log, 0, Progress::Quiet).unwrap_err();
         assert!(
             matches!(
