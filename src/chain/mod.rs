@@ -20,7 +20,7 @@ mod apply;
 
 pub use apply::{BlockContext, TxReceipt};
 pub use error::{BlockError, EvalError, TxError};
-pub use verified::{Signer, VerifiedTransaction};
+pub use verified::{Signer, Signers, VerifiedTransaction};
 
 use crate::protocol::asset::{format_amount, Asset};
 use crate::protocol::ids::{AccountId, AssetId};

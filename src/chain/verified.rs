@@ -14,6 +14,10 @@ pub struct Signer {
     pub key_id: Option<KeyId>,
 }
 
+/// A transaction's signers: most have one, kept inline (no allocation to make on the
+/// verify side and free on the other).
+pub type Signers = smallvec::SmallVec<[Signer; 1]>;
+
 /// Only the verify stage constructs these; the BLP trusts that:
 /// * `trx.validate()` passed (stateless rules);
 /// * `id`, `packed_size` and `merkle_leaf` belong to `trx`;
@@ -25,7 +29,9 @@ pub struct VerifiedTransaction {
     pub id: TransactionId,
     /// Bytes of the signed transaction's canonical encoding.
     pub packed_size: u32,
-    pub signers: Vec<Signer>,
+    /// The keys that signed it, with their key-id hints: one inline, as most
+    /// transactions have.
+    pub signers: Signers,
     /// SHA-256 of the signed transaction's canonical encoding: its leaf in the block's
     /// merkle tree, computed by the verify stage so the BLP does not hash it.
     pub merkle_leaf: [u8; 32],

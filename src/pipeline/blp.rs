@@ -196,8 +196,10 @@ impl Blp {
         };
         self.chain.seal_pending_block(&header, &ctx)?;
         self.snapshot_if_due(header.block_num());
-        let (transactions, origins) = std::mem::take(&mut self.pending)
-            .into_iter()
+        // Drained rather than taken, so the list keeps its room for the next block.
+        let (transactions, origins) = self
+            .pending
+            .drain(..)
             .map(|(v, o)| (v.trx, o))
             .unzip::<_, _, Vec<_>, Vec<_>>();
         self.counts.blocks += 1;

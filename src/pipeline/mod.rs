@@ -453,7 +453,7 @@ impl Pipeline {
                 room,
                 bell: worker_bells[w].clone(),
                 counters,
-                key_cache: KeyCache::new(config.key_cache_entries),
+                key_cache: KeyCache::with_directory(config.key_cache_entries, shared.keys.clone()),
                 batch_max: config.verify_batch,
                 wait: config.verify_wait,
                 bad_per_mille: 0,

@@ -240,7 +240,7 @@ fn decode_trusted(payload: &[u8]) -> Result<(SignedBlock, Vec<VerifiedTransactio
         txs.push(VerifiedTransaction {
             id: crate::protocol::TransactionId(crate::protocol::codec::sha256(&[unsigned])),
             packed_size: packed_size as u32,
-            signers: Vec::new(),
+            signers: Default::default(),
             merkle_leaf: [0; 32],
             trx: std::sync::Arc::new(crate::protocol::SignedTransaction {
                 trx,

@@ -13,167 +13,10 @@
 //! more than everything else a replay does per transaction: every doubling zeroes
 //! fresh memory and rehashes what is there.
 
+use super::id_table::IdTable;
 use super::journal::{Journal, Journaled};
 use crate::protocol::{TimePointSec, TransactionId};
 use std::collections::BTreeMap;
-
-/// Transaction id → expiration, by open addressing with linear probing.
-///
-/// The BLP records every transaction here, and at a hundred thousand a second the
-/// table is far larger than the caches: each insertion is a miss to memory. Unlike a
-/// library map, this one can say where an id will land ([`IdTable::prefetch`]), so
-/// the BLP asks for the slots of the transactions a few places behind the one it is
-/// applying and the misses overlap instead of adding up.
-///
-/// Ids are SHA-256 outputs, but a client can grind them, so the slot comes from the
-/// id's first eight bytes mixed with a per-process secret (as std's `RandomState`
-/// does): nobody can aim transactions at one run of slots. The secret changes where
-/// an id sits, never what the table answers, and nothing iterates the table.
-/// Removal shifts the run after the hole back (no tombstones), so lookups stay short
-/// however many ids come and go.
-struct IdTable {
-    slots: Vec<Slot>,
-    /// `slots.len() - 1`; the length is a power of two.
-    mask: usize,
-    len: usize,
-    secret: u64,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct Slot {
-    id: [u8; 32],
-    expiration: u32,
-    used: bool,
-}
-
-const EMPTY: Slot = Slot {
-    id: [0; 32],
-    expiration: 0,
-    used: false,
-};
-
-/// The table stays at most half full: linear probing's runs stay short.
-const MIN_SLOTS: usize = 16;
-
-impl Default for IdTable {
-    fn default() -> IdTable {
-        use std::hash::BuildHasher;
-        let secret =
-            std::collections::hash_map::RandomState::new().hash_one(0x0063_6172_6279_6e65_u64);
-        IdTable::with_secret(secret, 0)
-    }
-}
-
-impl IdTable {
-    fn with_secret(secret: u64, capacity: usize) -> IdTable {
-        let n = (capacity.saturating_mul(2))
-            .max(MIN_SLOTS)
-            .next_power_of_two();
-        IdTable {
-            slots: vec![EMPTY; n],
-            mask: n - 1,
-            len: 0,
-            secret,
-        }
-    }
-    fn home(&self, id: &[u8; 32]) -> usize {
-        let mut prefix = [0u8; 8];
-        prefix.copy_from_slice(&id[..8]);
-        // SplitMix64's finaliser over the keyed prefix.
-        let mut z = u64::from_le_bytes(prefix) ^ self.secret;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        (z ^ (z >> 31)) as usize & self.mask
-    }
-    /// The slot holding `id`, or the empty slot that ends its run.
-    fn find(&self, id: &[u8; 32]) -> (usize, bool) {
-        let mut i = self.home(id);
-        loop {
-            let s = &self.slots[i];
-            if !s.used {
-                return (i, false);
-            }
-            if &s.id == id {
-                return (i, true);
-            }
-            i = (i + 1) & self.mask;
-        }
-    }
-    fn get(&self, id: &[u8; 32]) -> Option<u32> {
-        match self.find(id) {
-            (i, true) => Some(self.slots[i].expiration),
-            _ => None,
-        }
-    }
-    /// Records `id`; `false` (and no change) when it is already there.
-    fn insert_new(&mut self, id: &[u8; 32], expiration: u32) -> bool {
-        if (self.len + 1) * 2 > self.slots.len() {
-            self.grow_for(self.len + 1);
-        }
-        let (i, found) = self.find(id);
-        if found {
-            return false;
-        }
-        self.slots[i] = Slot {
-            id: *id,
-            expiration,
-            used: true,
-        };
-        self.len += 1;
-        true
-    }
-    /// Forgets `id`; whether it was there.
-    fn remove(&mut self, id: &[u8; 32]) -> bool {
-        let (mut hole, found) = self.find(id);
-        if !found {
-            return false;
-        }
-        // Backward shift: walk the run after the hole and move back every entry whose
-        // home is not between the hole and its own slot (cyclically), so that every
-        // entry stays reachable from its home without crossing an empty slot.
-        let mut j = hole;
-        loop {
-            j = (j + 1) & self.mask;
-            if !self.slots[j].used {
-                break;
-            }
-            let home = self.home(&self.slots[j].id);
-            let stays = if hole <= j {
-                hole < home && home <= j
-            } else {
-                hole < home || home <= j
-            };
-            if !stays {
-                self.slots[hole] = self.slots[j];
-                hole = j;
-            }
-        }
-        self.slots[hole] = EMPTY;
-        self.len -= 1;
-        true
-    }
-    /// Room for `n` more ids without growing.
-    fn reserve(&mut self, n: usize) {
-        let want = self.len.saturating_add(n);
-        if want.saturating_mul(2) > self.slots.len() {
-            self.grow_for(want);
-        }
-    }
-    fn grow_for(&mut self, len: usize) {
-        let mut bigger = IdTable::with_secret(self.secret, len.max(self.slots.len()));
-        for s in self.slots.iter().filter(|s| s.used) {
-            let (i, _) = bigger.find(&s.id);
-            bigger.slots[i] = *s;
-        }
-        bigger.len = self.len;
-        *self = bigger;
-    }
-    /// Asks the CPU to start loading the slot where `id` lives or would go.
-    fn prefetch(&self, id: &[u8; 32]) {
-        let slot = &self.slots[self.home(id)];
-        super::prefetch(slot);
-    }
-}
 
 enum Change {
     Inserted(TransactionId, TimePointSec),
@@ -182,7 +25,8 @@ enum Change {
 
 #[derive(Default)]
 pub struct TransactionDedup {
-    ids: IdTable,
+    /// Id → expiration second (see [`IdTable`]).
+    ids: IdTable<u32>,
     by_expiration: BTreeMap<TimePointSec, Vec<TransactionId>>,
     journal: Journal<Change>,
     /// `ids` is left empty while ids are recorded in bulk; `by_expiration` holds them.
@@ -224,7 +68,7 @@ impl TransactionDedup {
     /// whether an id is known.
     pub fn defer_index(&mut self) {
         if !self.index_deferred {
-            self.ids = IdTable::with_secret(self.ids.secret, 0);
+            self.ids = IdTable::with_secret(self.ids.secret(), 0);
             self.index_deferred = true;
         }
     }
@@ -248,7 +92,7 @@ impl TransactionDedup {
             return Ok(());
         }
         let n = self.by_expiration.values().map(Vec::len).sum();
-        let mut table = IdTable::with_secret(self.ids.secret, n);
+        let mut table = IdTable::with_secret(self.ids.secret(), n);
         for (exp, ids) in &self.by_expiration {
             for id in ids {
                 if !table.insert_new(&id.0, exp.0) {
@@ -279,7 +123,7 @@ impl TransactionDedup {
         if self.index_deferred {
             self.by_expiration.values().map(Vec::len).sum()
         } else {
-            self.ids.len
+            self.ids.len()
         }
     }
     pub fn is_empty(&self) -> bool {
@@ -452,53 +296,6 @@ mod tests {
                 for n in 0u8..16 {
                     prop_assert_eq!(kept.contains(&id(n)), late.contains(&id(n)));
                 }
-            }
-        }
-    }
-
-    /// The table against a model map, with ids that share their first eight bytes in
-    /// runs (so runs of slots are long and wrap around the end) and a tiny table that
-    /// grows, under random inserts and removals.
-    mod table {
-        use super::super::IdTable;
-        use proptest::prelude::*;
-        use std::collections::BTreeMap;
-
-        fn id(prefix: u8, rest: u8) -> [u8; 32] {
-            let mut id = [rest; 32];
-            id[..8].copy_from_slice(&[prefix; 8]);
-            id
-        }
-
-        proptest! {
-            #[test]
-            fn agrees_with_a_model(
-                secret in any::<u64>(),
-                reserve in 0usize..40,
-                ops in prop::collection::vec((any::<bool>(), 0u8..6, 0u8..24, any::<u32>()), 1..400),
-            ) {
-                let mut t = IdTable::with_secret(secret, 0);
-                t.reserve(reserve);
-                let mut model = BTreeMap::new();
-                for (insert, prefix, rest, exp) in ops {
-                    let k = id(prefix, rest);
-                    if insert {
-                        let fresh = !model.contains_key(&k);
-                        prop_assert_eq!(t.insert_new(&k, exp), fresh);
-                        model.entry(k).or_insert(exp);
-                    } else {
-                        prop_assert_eq!(t.remove(&k), model.remove(&k).is_some());
-                    }
-                    prop_assert_eq!(t.len, model.len());
-                    prop_assert!(t.len * 2 <= t.slots.len());
-                }
-                for prefix in 0u8..6 {
-                    for rest in 0u8..24 {
-                        let k = id(prefix, rest);
-                        prop_assert_eq!(t.get(&k), model.get(&k).copied());
-                    }
-                }
-                prop_assert_eq!(t.slots.iter().filter(|s| s.used).count(), model.len());
             }
         }
     }

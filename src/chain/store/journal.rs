@@ -19,17 +19,37 @@ pub trait Journaled {
 }
 
 /// Undo entries, addressed by absolute position.
+///
+/// The entries live in chunks of at most [`JOURNAL_CHUNK`], so the journal grows
+/// without ever copying what it holds. The history between the irreversible block and
+/// the head is millions of entries at full load, and a single deque would copy it all
+/// at every doubling while it grows to that size. Emptied chunks are kept (a few) for
+/// the entries that come next.
 #[derive(Debug, Clone)]
 pub struct Journal<E> {
-    entries: VecDeque<E>,
-    /// Absolute position of `entries[0]`.
+    /// Oldest first, none empty; the front one may have lost entries at its front,
+    /// only the back one takes new entries.
+    chunks: VecDeque<VecDeque<E>>,
+    /// Emptied chunks, for reuse.
+    spare: Vec<VecDeque<E>>,
+    len: usize,
+    /// Absolute position of the oldest entry.
     base: usize,
 }
+
+/// Entries per chunk of a [`Journal`], at most. Chunks start smaller and grow with the
+/// journal, so the journals of tables that rarely change stay small.
+pub const JOURNAL_CHUNK: usize = 4096;
+const JOURNAL_CHUNK_MIN: usize = 16;
+/// Emptied chunks a journal keeps for reuse.
+const SPARE_CHUNKS: usize = 16;
 
 impl<E> Default for Journal<E> {
     fn default() -> Self {
         Journal {
-            entries: VecDeque::new(),
+            chunks: VecDeque::new(),
+            spare: Vec::new(),
+            len: 0,
             base: 0,
         }
     }
@@ -37,10 +57,30 @@ impl<E> Default for Journal<E> {
 
 impl<E> Journal<E> {
     pub fn push(&mut self, e: E) {
-        self.entries.push_back(e);
+        match self.chunks.back_mut() {
+            Some(back) if back.len() < back.capacity() => back.push_back(e),
+            _ => {
+                let mut chunk = self.spare.pop().unwrap_or_else(|| {
+                    let n = self
+                        .len
+                        .max(JOURNAL_CHUNK_MIN)
+                        .next_power_of_two()
+                        .min(JOURNAL_CHUNK);
+                    VecDeque::with_capacity(n)
+                });
+                chunk.push_back(e);
+                self.chunks.push_back(chunk);
+            }
+        }
+        self.len += 1;
+    }
+    fn retire(&mut self, chunk: VecDeque<E>) {
+        if self.spare.len() < SPARE_CHUNKS {
+            self.spare.push(chunk);
+        }
     }
     pub fn mark(&self) -> usize {
-        self.base + self.entries.len()
+        self.base + self.len
     }
     /// Pops entries newer than `mark`, newest first.
     pub fn pop_after(&mut self, mark: usize) -> Option<E> {
@@ -48,24 +88,41 @@ impl<E> Journal<E> {
             mark >= self.base,
             "rollback below the retained undo history"
         );
-        if self.mark() > mark {
-            self.entries.pop_back()
-        } else {
-            None
+        if self.mark() <= mark {
+            return None;
         }
+        let back = self.chunks.back_mut()?;
+        let e = back.pop_back();
+        if back.is_empty() {
+            let chunk = self.chunks.pop_back().expect("the back chunk");
+            self.retire(chunk);
+        }
+        self.len -= 1;
+        e
     }
     pub fn forget_before(&mut self, mark: usize) {
-        while self.base < mark && !self.entries.is_empty() {
-            self.entries.pop_front();
-            self.base += 1;
+        while self.base < mark && self.len > 0 {
+            let front = self
+                .chunks
+                .front_mut()
+                .expect("a chunk holds the oldest entry");
+            // Whole chunks at a time where the mark allows.
+            let n = (mark - self.base).min(front.len());
+            front.drain(..n);
+            if front.is_empty() {
+                let chunk = self.chunks.pop_front().expect("the front chunk");
+                self.retire(chunk);
+            }
+            self.base += n;
+            self.len -= n;
         }
         self.base = self.base.max(mark.min(self.mark()));
     }
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.len
     }
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len == 0
     }
 }
 
@@ -350,6 +407,56 @@ impl<K: Ord + Clone, V: Clone> Journaled for UndoMap<K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    mod chunked {
+        use super::super::Journal;
+        use proptest::prelude::*;
+        use std::collections::VecDeque;
+
+        proptest! {
+            /// Pushes, rollbacks and forgets across many chunks (entries up to four
+            /// chunks deep) give the same marks and the same entries, newest first, as
+            /// a plain deque of the history.
+            #[test]
+            fn agrees_with_a_deque(
+                ops in prop::collection::vec((0u8..3, 0usize..20_000), 1..40),
+            ) {
+                let mut j = Journal::default();
+                let (mut model, mut base) = (VecDeque::new(), 0usize);
+                let mut next = 0u64;
+                for (kind, n) in ops {
+                    match kind {
+                        0 => for _ in 0..n {
+                            j.push(next);
+                            model.push_back(next);
+                            next += 1;
+                        },
+                        1 => {
+                            let mark = base + n.min(model.len());
+                            while let Some(e) = j.pop_after(mark) {
+                                prop_assert_eq!(Some(e), model.pop_back());
+                            }
+                            prop_assert_eq!(base + model.len(), mark);
+                        }
+                        _ => {
+                            let mark = base + n.min(model.len());
+                            j.forget_before(mark);
+                            while base < mark {
+                                model.pop_front();
+                                base += 1;
+                            }
+                        }
+                    }
+                    prop_assert_eq!(j.mark(), base + model.len());
+                    prop_assert_eq!(j.len(), model.len());
+                }
+                while let Some(e) = j.pop_after(base) {
+                    prop_assert_eq!(Some(e), model.pop_back());
+                }
+                prop_assert!(model.is_empty() && j.is_empty());
+            }
+        }
+    }
 
     #[test]
     fn nested_rollback() {

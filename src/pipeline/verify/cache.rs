@@ -17,82 +17,39 @@
 //!   stage; a stale hint is harmless (the BLP checks it).
 
 use crate::chain::objects::KeyId;
+use crate::chain::store::id_table::{self, IdTable, SlotPrefetcher};
 use crate::chain::Chain;
 use crate::protocol::{PublicKey, TransactionId};
-use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, RwLock};
 
 const SHARDS: usize = 64;
 
-/// Hashes 32-byte keys (transaction ids, public keys) by mixing their first eight
-/// bytes with a per-process secret. Cheaper than SipHash over 32 bytes, and a client
-/// that grinds ids or keys cannot aim them at one bucket without knowing the secret.
-#[derive(Clone, Copy)]
-pub(crate) struct KeyedPrefixHash {
-    secret: u64,
-}
-
-impl KeyedPrefixHash {
-    pub(crate) fn new() -> KeyedPrefixHash {
-        let mut b = [0u8; 8];
-        getrandom::fill(&mut b).expect("the OS random source is available");
-        KeyedPrefixHash {
-            secret: u64::from_le_bytes(b) | 1,
-        }
-    }
-}
-
-pub(crate) struct KeyedPrefixHasher {
-    secret: u64,
-    state: u64,
-}
-
-impl Hasher for KeyedPrefixHasher {
-    fn finish(&self) -> u64 {
-        // A multiply-xorshift finaliser (as in SplitMix64) over the keyed prefix.
-        let mut z = self.state ^ self.secret;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Keys are [u8; 32]: their bytes arrive in one call (the length separately).
-        let mut b = [0u8; 8];
-        let n = bytes.len().min(8);
-        b[..n].copy_from_slice(&bytes[..n]);
-        self.state = self.state.rotate_left(29) ^ u64::from_le_bytes(b);
-    }
-    fn write_usize(&mut self, _len: usize) {}
-}
-
-impl BuildHasher for KeyedPrefixHash {
-    type Hasher = KeyedPrefixHasher;
-    fn build_hasher(&self) -> KeyedPrefixHasher {
-        KeyedPrefixHasher {
-            secret: self.secret,
-            state: 0,
-        }
-    }
-}
-
-type Shard = HashMap<[u8; 32], Entry, KeyedPrefixHash>;
+type Shard = IdTable<Entry>;
 
 /// The shard holding `id`. Ids are hashes: any byte spreads evenly.
 fn shard_of(id: &TransactionId) -> usize {
     id.0[31] as usize % SHARDS
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct Entry {
     fingerprint: [u8; 32],
     expiration: u32,
 }
 
+/// How many ids ahead of the one it looks up a batch call asks for slots: the shards
+/// together are far larger than the caches, so every lookup is a miss to memory, and
+/// this many of them overlap.
+const PREFETCH_AHEAD: usize = 16;
+
 /// The signature cache (see the module docs). Sharded by id so workers rarely contend.
 pub struct SeenCache {
     shards: Vec<Mutex<Shard>>,
+    /// Where each shard's slots are, for prefetching before the lock is taken. Each
+    /// shard is sized for its bound at once and never grows (it evicts instead), so
+    /// these stay right.
+    slots: Vec<SlotPrefetcher>,
     shard_max: usize,
     /// Head block time, published by the output stage: entries expire with their
     /// transaction.
@@ -103,12 +60,13 @@ impl SeenCache {
     /// A cache of about `entries_max` transactions (at least one per shard).
     pub fn new(entries_max: usize) -> SeenCache {
         let shard_max = entries_max.div_ceil(SHARDS).max(1);
-        let hash = KeyedPrefixHash::new();
+        let secret = id_table::random_secret();
+        let tables: Vec<Shard> = (0..SHARDS)
+            .map(|_| IdTable::with_secret(secret, shard_max))
+            .collect();
         SeenCache {
-            // Each shard is sized for its bound at once: no rehashing while it fills.
-            shards: (0..SHARDS)
-                .map(|_| Mutex::new(HashMap::with_capacity_and_hasher(shard_max, hash)))
-                .collect(),
+            slots: tables.iter().map(IdTable::prefetcher).collect(),
+            shards: tables.into_iter().map(Mutex::new).collect(),
             shard_max,
             head_time: AtomicU32::new(0),
         }
@@ -123,7 +81,8 @@ impl SeenCache {
     /// Calls `f(shard, i)` for every index `i` of `ids`, holding each shard's lock
     /// once for all of its ids: a worker checks and records a whole batch this way,
     /// so a shard's lock (whose cache line the other workers share) is taken about
-    /// `SHARDS` times per batch rather than once per transaction.
+    /// `SHARDS` times per batch rather than once per transaction. The slots of the
+    /// ids `PREFETCH_AHEAD` places on are asked for while each one is looked up.
     fn for_each_grouped(&self, ids: &[&TransactionId], mut f: impl FnMut(&mut Shard, usize)) {
         let mut order: Vec<(u8, u32)> = ids
             .iter()
@@ -131,9 +90,18 @@ impl SeenCache {
             .map(|(i, id)| (shard_of(id) as u8, i as u32))
             .collect();
         order.sort_unstable();
+        let prefetch = |k: usize| {
+            if let Some(&(s, i)) = order.get(k) {
+                self.slots[s as usize].prefetch(&ids[i as usize].0);
+            }
+        };
+        (0..PREFETCH_AHEAD).for_each(prefetch);
+        let mut k = 0;
         for run in order.chunk_by(|a, b| a.0 == b.0) {
             let mut shard = self.lock(run[0].0 as usize);
             for &(_, i) in run {
+                prefetch(k + PREFETCH_AHEAD);
+                k += 1;
                 f(&mut shard, i as usize);
             }
         }
@@ -141,7 +109,7 @@ impl SeenCache {
     /// For each of `ids`, whether it verified recently (as `contains`, in one pass).
     pub fn contains_many(&self, ids: &[&TransactionId]) -> Vec<bool> {
         let mut found = vec![false; ids.len()];
-        self.for_each_grouped(ids, |shard, i| found[i] = shard.contains_key(&ids[i].0));
+        self.for_each_grouped(ids, |shard, i| found[i] = shard.contains(&ids[i].0));
         found
     }
     /// Records many verified transactions (as `insert`, in one pass):
@@ -156,7 +124,7 @@ impl SeenCache {
     }
     /// Whether `id` verified recently.
     pub fn contains(&self, id: &TransactionId) -> bool {
-        self.shard(id).contains_key(&id.0)
+        self.shard(id).contains(&id.0)
     }
     /// Whether `id` verified recently with exactly these signatures.
     pub fn verified_with(&self, id: &TransactionId, fingerprint: &[u8; 32]) -> bool {
@@ -178,14 +146,14 @@ impl SeenCache {
         expiration: u32,
         now: u32,
     ) {
-        if shard.len() >= self.shard_max && !shard.contains_key(&id.0) {
+        if shard.len() >= self.shard_max && !shard.contains(&id.0) {
             shard.retain(|_, e| e.expiration > now);
             if shard.len() >= self.shard_max {
                 shard.clear();
             }
         }
         shard.insert(
-            id.0,
+            &id.0,
             Entry {
                 fingerprint,
                 expiration,
@@ -211,7 +179,8 @@ impl SeenCache {
 
 /// Public key → key id hints (see the module docs).
 pub struct KeyDirectory {
-    map: RwLock<HashMap<PublicKey, KeyId, KeyedPrefixHash>>,
+    /// Key bytes → key id.
+    map: RwLock<IdTable<u32>>,
     /// Ids below this are in the map.
     known: AtomicU32,
 }
@@ -219,7 +188,7 @@ pub struct KeyDirectory {
 impl Default for KeyDirectory {
     fn default() -> KeyDirectory {
         KeyDirectory {
-            map: RwLock::new(HashMap::with_hasher(KeyedPrefixHash::new())),
+            map: RwLock::new(IdTable::default()),
             known: AtomicU32::new(0),
         }
     }
@@ -243,7 +212,9 @@ impl KeyDirectory {
     /// Adds keys learned from a block; `known` is the new count of assigned ids.
     pub fn add(&self, known: u32, keys: impl IntoIterator<Item = (PublicKey, KeyId)>) {
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
-        map.extend(keys);
+        for (key, id) in keys {
+            map.insert(&key.0, id.0);
+        }
         self.known.fetch_max(known, Ordering::Relaxed);
     }
     /// How many ids the directory has seen (the BLP sends keys from here on).
@@ -258,15 +229,15 @@ impl KeyDirectory {
     ) {
         let map = self.map.read().unwrap_or_else(|e| e.into_inner());
         for k in keys {
-            f(map.get(k).copied());
+            f(map.get(&k.0).map(|&i| KeyId(i)));
         }
     }
     pub fn get(&self, key: &PublicKey) -> Option<KeyId> {
         self.map
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .get(key)
-            .copied()
+            .get(&key.0)
+            .map(|&i| KeyId(i))
     }
 }
 

@@ -10,7 +10,7 @@ pub mod stage;
 pub mod worker;
 
 use crate::chain::objects::KeyId;
-use crate::chain::{BlockContext, Signer, VerifiedTransaction};
+use crate::chain::{BlockContext, Signer, Signers, VerifiedTransaction};
 use crate::protocol::block::merkle_root;
 use crate::protocol::codec::{self, CodecError};
 use crate::protocol::transaction::TransactionShapeError;
@@ -107,7 +107,7 @@ pub fn unsigned_part<'a>(trx: &SignedTransaction, bytes: &'a [u8]) -> Option<&'a
 }
 
 /// The signers a transaction names, with the key-id hints `keys` has for them.
-pub fn signers(trx: &SignedTransaction, keys: &dyn KeyLookup) -> Vec<Signer> {
+pub fn signers(trx: &SignedTransaction, keys: &dyn KeyLookup) -> Signers {
     trx.signer_keys
         .iter()
         .map(|k| Signer {

@@ -5,58 +5,104 @@
 //! with public keys decompressed once through a bounded key cache. The verdicts are
 //! exactly those of the single path (`verify_transaction`).
 
-use super::cache::KeyedPrefixHash;
+use super::cache::KeyDirectory;
 use super::cpu::{self, Item};
 use super::rule::DecodedKey;
 use super::{hash_transaction, Hashed, KeyLookup, VerifyError};
+use crate::chain::objects::KeyId;
+use crate::chain::store::id_table::IdTable;
 use crate::chain::VerifiedTransaction;
 use crate::protocol::{ChainId, PublicKey, SignedTransaction};
 use rayon::prelude::*;
-use std::collections::HashMap;
+use std::sync::Arc;
 
-/// Decompressed public keys, bounded: when full it is cleared and refilled, so memory
-/// stays at `entries_max` keys (about 160 bytes each) whatever the input.
+/// Per key: its decompressed point and its key-id hint.
+#[derive(Clone, Copy, Default)]
+pub struct KeyEntry {
+    /// `None` if the bytes are not a curve point.
+    pub decoded: Option<DecodedKey>,
+    /// The key's id, if the directory knew it (a hint the BLP checks).
+    pub key_id: Option<KeyId>,
+    /// The directory's count of known ids when `key_id` was looked up: a key without
+    /// an id is looked up again once the directory has learnt more.
+    known: u32,
+}
+
+/// Decompressed public keys and their key-id hints, for one verify worker: one lookup
+/// per signature answers both. Bounded: when full it is cleared and refilled, so
+/// memory stays near `entries_max` keys whatever the input. The table grows with use,
+/// so a small working set stays small (and in the caches).
 pub struct KeyCache {
-    map: HashMap<PublicKey, Option<DecodedKey>, KeyedPrefixHash>,
+    table: IdTable<KeyEntry>,
     entries_max: usize,
+    directory: Option<Arc<KeyDirectory>>,
 }
 
 impl KeyCache {
+    /// A cache without key-id hints.
     pub fn new(entries_max: usize) -> KeyCache {
         KeyCache {
-            map: HashMap::with_capacity_and_hasher(
-                entries_max.min(1 << 16),
-                KeyedPrefixHash::new(),
-            ),
-            entries_max,
+            table: IdTable::default(),
+            entries_max: entries_max.max(1),
+            directory: None,
+        }
+    }
+    /// A cache that also gives each key's id from `directory`.
+    pub fn with_directory(entries_max: usize, directory: Arc<KeyDirectory>) -> KeyCache {
+        KeyCache {
+            directory: Some(directory),
+            ..KeyCache::new(entries_max)
         }
     }
     /// The decoded key, or `None` if the bytes are not a curve point.
     pub fn get(&mut self, key: &PublicKey) -> Option<DecodedKey> {
-        if let Some(k) = self.map.get(key) {
-            return *k;
+        self.lookup(key).decoded
+    }
+    /// The key's point and id hint, decoding and looking up what is not cached.
+    pub fn lookup(&mut self, key: &PublicKey) -> KeyEntry {
+        let known = self.directory.as_ref().map_or(0, |d| d.known());
+        if let Some(e) = self.table.get_mut(&key.0) {
+            if e.key_id.is_none() && e.known != known {
+                e.key_id = self.directory.as_ref().and_then(|d| d.get(key));
+                e.known = known;
+            }
+            return *e;
         }
-        if self.map.len() >= self.entries_max {
-            self.map.clear();
+        if self.table.len() >= self.entries_max {
+            self.table.clear();
         }
-        let decoded = DecodedKey::decode(key).ok();
-        self.map.insert(*key, decoded);
-        decoded
+        let entry = KeyEntry {
+            decoded: DecodedKey::decode(key).ok(),
+            key_id: self.directory.as_ref().and_then(|d| d.get(key)),
+            known,
+        };
+        self.table.insert(&key.0, entry);
+        entry
+    }
+    /// Asks the CPU to start loading where `key` is cached.
+    pub fn prefetch(&self, key: &PublicKey) {
+        self.table.prefetch(&key.0);
     }
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.table.len()
     }
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.table.is_empty()
     }
 }
 
+/// How many signatures ahead of the one it looks up `first_bad_signatures` asks for
+/// the key's cache slot.
+const KEY_PREFETCH_AHEAD: usize = 8;
+
 /// For each transaction, its first bad signature (index and key), or `None` when all
 /// verify. `None` entries of `hashed` are skipped. `verify` settles one slice of
-/// signatures (batch verification; the caller picks sequential or parallel).
+/// signatures (batch verification; the caller picks sequential or parallel). The key-id
+/// hint of every signer of the present transactions goes to `hints`, in order.
 pub(crate) fn first_bad_signatures(
     hashed: &[Option<&Hashed>],
     cache: &mut KeyCache,
+    hints: &mut Vec<Option<KeyId>>,
     verify: impl FnOnce(&[Item<'_>]) -> Vec<bool>,
 ) -> Vec<Option<(usize, PublicKey)>> {
     let signatures: usize = hashed
@@ -65,14 +111,29 @@ pub(crate) fn first_bad_signatures(
         .map(|h| h.trx.signer_keys.len())
         .sum();
     let mut owners = Vec::with_capacity(signatures);
-    let mut decoded = Vec::with_capacity(signatures);
     for (t, h) in hashed.iter().enumerate() {
         if let Some(h) = h {
-            for (s, key) in h.trx.signer_keys.iter().enumerate() {
-                owners.push((t, s));
-                decoded.push(cache.get(key));
-            }
+            owners.extend((0..h.trx.signer_keys.len()).map(|s| (t, s)));
         }
+    }
+    let key_of = |(t, s): (usize, usize)| {
+        &hashed[t]
+            .expect("gathered from present transactions")
+            .trx
+            .signer_keys[s]
+    };
+    let mut decoded = Vec::with_capacity(signatures);
+    hints.reserve(signatures);
+    for &owner in owners.iter().take(KEY_PREFETCH_AHEAD) {
+        cache.prefetch(key_of(owner));
+    }
+    for (k, &owner) in owners.iter().enumerate() {
+        if let Some(&ahead) = owners.get(k + KEY_PREFETCH_AHEAD) {
+            cache.prefetch(key_of(ahead));
+        }
+        let entry = cache.lookup(key_of(owner));
+        decoded.push(entry.decoded);
+        hints.push(entry.key_id);
     }
     let items: Vec<Item<'_>> = owners
         .iter()
@@ -113,7 +174,7 @@ pub fn verify_transactions(
         .map(|t| hash_transaction(t, chain_id))
         .collect();
     let present: Vec<Option<&Hashed>> = checked.iter().map(|c| c.as_ref().ok()).collect();
-    let first_bad = first_bad_signatures(&present, cache, |items| {
+    let first_bad = first_bad_signatures(&present, cache, &mut Vec::new(), |items| {
         items
             .par_chunks(batch_size.max(1))
             .flat_map_iter(cpu::verify_batch)

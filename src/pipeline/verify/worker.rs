@@ -12,6 +12,7 @@ use super::cache::{KeyDirectory, SeenCache};
 use super::cpu::{self, OnFailure};
 use super::stage::{first_bad_signatures, KeyCache};
 use super::{hash_decoded, Hashed, VerifyError, TRANSACTION_BYTES_MAX};
+use crate::chain::objects::KeyId;
 use crate::chain::Signer;
 use crate::chain::VerifiedTransaction;
 use crate::pipeline::answer::{Answer, Answerer};
@@ -21,7 +22,7 @@ use crate::pipeline::message::{code, Checked, Inbound, Origin};
 use crate::pipeline::ring::{Consumer, Producer};
 use crate::pipeline::wait::{Doorbell, Idler, WaitStrategy};
 use crate::protocol::codec;
-use crate::protocol::{ChainId, SignedTransaction, TransactionId};
+use crate::protocol::{ChainId, PublicKey, SignedTransaction, TransactionId};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -79,6 +80,9 @@ pub struct VerifyWorker {
 /// From this recent share of bad signatures on (per mille), the worker settles each
 /// batch as under a flood (`cpu::verify_flooded`).
 const FLOOD_PER_MILLE: u64 = 100;
+
+/// A transaction's first bad signature: its index and key.
+type FirstBad = Option<(usize, PublicKey)>;
 
 /// One transaction of a batch on its way through the checks.
 enum Step {
@@ -166,14 +170,16 @@ impl VerifyWorker {
             .flatten()
             .map(|h| h.trx.signatures.len() as u64)
             .sum::<u64>();
-        let first_bad = self.verify_signatures(batch, &present);
+        let (first_bad, hints) = self.verify_signatures(batch, &present);
         let mut out = Vec::with_capacity(batch.len());
         let mut seen_new = Vec::with_capacity(batch.len());
+        let mut hints = hints.into_iter();
         for (((p, inbound), step), bad) in batch.drain(..).zip(steps).zip(first_bad) {
             let (seq, origin) = (inbound.seq, inbound.origin);
             let checked = match (step, bad) {
                 (Step::Rejected(c, detail), _) => self.reject(seq, origin, c, detail, answers),
-                (Step::Hashed(_), Some((index, key))) => {
+                (Step::Hashed(h), Some((index, key))) => {
+                    hints.by_ref().take(h.trx.signer_keys.len()).for_each(drop);
                     local.bad_signatures += 1;
                     let e = VerifyError::BadSignature {
                         index,
@@ -188,7 +194,7 @@ impl VerifyWorker {
                     Checked::Verified {
                         seq,
                         origin,
-                        vtx: self.to_verified(h),
+                        vtx: to_verified(h, &mut hints),
                     }
                 }
             };
@@ -231,7 +237,7 @@ impl VerifyWorker {
         &mut self,
         batch: &[(usize, Inbound)],
         present: &[Option<&Hashed>],
-    ) -> Vec<Option<(usize, crate::protocol::PublicKey)>> {
+    ) -> (Vec<FirstBad>, Vec<Option<KeyId>>) {
         let conn_of = |i: usize| match batch[i].1.origin {
             Origin::Ingest { conn, .. } => conn.0,
             Origin::Local { .. } => u64::MAX,
@@ -256,16 +262,31 @@ impl VerifyWorker {
             last_conn = Some(conn_of(i));
         }
         let group = self.batch_max;
-        let bad_sorted = first_bad_signatures(&sorted, &mut self.key_cache, |items| {
-            if flood {
-                cpu::verify_flooded(items, &runs, group)
-            } else {
-                cpu::verify_batch_with(items, OnFailure::Bisect)
-            }
-        });
+        let mut hints_sorted = Vec::new();
+        let bad_sorted =
+            first_bad_signatures(&sorted, &mut self.key_cache, &mut hints_sorted, |items| {
+                if flood {
+                    cpu::verify_flooded(items, &runs, group)
+                } else {
+                    cpu::verify_batch_with(items, OnFailure::Bisect)
+                }
+            });
         let mut first_bad = vec![None; batch.len()];
+        // Each present transaction's run of signer hints, by its place in the batch.
+        let mut runs_at = vec![(0, 0); batch.len()];
+        let mut at = 0;
         for (k, &i) in order.iter().enumerate() {
             first_bad[i] = bad_sorted[k];
+            if let Some(h) = sorted[k] {
+                runs_at[i] = (at, h.trx.signer_keys.len());
+                at += h.trx.signer_keys.len();
+            }
+        }
+        let mut hints = Vec::with_capacity(hints_sorted.len());
+        for (i, &(start, n)) in runs_at.iter().enumerate() {
+            if present[i].is_some() {
+                hints.extend_from_slice(&hints_sorted[start..start + n]);
+            }
         }
         let checked = present.iter().flatten().count() as u64;
         let bad = first_bad.iter().flatten().count() as u64;
@@ -273,7 +294,7 @@ impl VerifyWorker {
             // An exponential average over about eight batches, in per mille.
             self.bad_per_mille = (self.bad_per_mille * 7 + share) / 8;
         }
-        first_bad
+        (first_bad, hints)
     }
 
     fn check_one(&self, bytes: &[u8], local: &mut VerifyCounts) -> Step {
@@ -310,21 +331,172 @@ impl VerifyWorker {
         });
         Checked::Rejected { seq }
     }
+}
 
-    fn to_verified(&self, h: Hashed) -> VerifiedTransaction {
-        let mut signers = Vec::with_capacity(h.trx.signer_keys.len());
-        self.shared.keys.lookup_all(&h.trx.signer_keys, |key_id| {
-            signers.push(Signer {
-                key: h.trx.signer_keys[signers.len()],
-                key_id,
-            })
+/// The BLP's input for a transaction whose signatures all verified, with its signers'
+/// key-id hints (the next ones of `hints`).
+fn to_verified(h: Hashed, hints: &mut impl Iterator<Item = Option<KeyId>>) -> VerifiedTransaction {
+    let signers = h
+        .trx
+        .signer_keys
+        .iter()
+        .zip(hints)
+        .map(|(&key, key_id)| Signer { key, key_id })
+        .collect();
+    VerifiedTransaction {
+        trx: Arc::new(h.trx),
+        id: h.id,
+        packed_size: h.packed_size,
+        signers,
+        merkle_leaf: h.merkle_leaf,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::verify::cache::KeyDirectory;
+    use crate::protocol::codec;
+    use crate::test_utils::{user_key, DevChain};
+
+    /// A worker with no rings: `process` is called directly.
+    fn worker(dev: &DevChain, keys: Arc<KeyDirectory>) -> VerifyWorker {
+        let shared = Arc::new(WorkerShared {
+            chain_id: dev.chain.chain_id(),
+            seen: Arc::new(SeenCache::new(1 << 12)),
+            keys: keys.clone(),
+            answers: Answerer::new(None, None),
+            stop: Arc::new(AtomicBool::new(false)),
+            blp_bell: Arc::new(Doorbell::new()),
         });
-        VerifiedTransaction {
-            trx: Arc::new(h.trx),
-            id: h.id,
-            packed_size: h.packed_size,
-            signers,
-            merkle_leaf: h.merkle_leaf,
+        VerifyWorker {
+            shared,
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            room: Vec::new(),
+            bell: Arc::new(Doorbell::new()),
+            counters: Arc::new(VerifyCounters::default()),
+            key_cache: KeyCache::with_directory(64, keys),
+            batch_max: 64,
+            wait: WaitStrategy::Block,
+            bad_per_mille: 0,
         }
+    }
+
+    /// A batch mixing transactions with one and two signers, a bad signature, a
+    /// duplicate and undecodable bytes, from two connections in interleaved order:
+    /// each result keeps its place, and every verified transaction carries its own
+    /// signers with their own key ids (the verify stage looks keys up in an order of
+    /// its own, by connection, and puts the hints back in the batch's order).
+    #[test]
+    fn verdicts_and_key_hints_keep_their_transactions() {
+        let dev = DevChain::with_users(4, 1_000_000);
+        let keys = Arc::new(KeyDirectory::from_chain(&dev.chain));
+        let mut w = worker(&dev, keys);
+        let signed = |from: usize, signers: &[usize], amount: i64| {
+            let op = dev.transfer_op(&format!("user{from}"), "user3", amount, 100);
+            let keys: Vec<_> = signers.iter().map(|&i| user_key(i)).collect();
+            dev.sign(dev.transaction(vec![op]), &keys.iter().collect::<Vec<_>>())
+        };
+        let one = signed(0, &[0], 1);
+        let two = signed(1, &[1, 2], 2);
+        let mut bad = signed(2, &[2], 3);
+        bad.signatures[0].0[5] ^= 1;
+        let again = signed(0, &[0], 4);
+        let txs = [
+            codec::encode(&one),
+            codec::encode(&two),
+            codec::encode(&bad),
+            b"not a transaction".to_vec(),
+            codec::encode(&again),
+            codec::encode(&one),
+        ];
+        let mut batch: Vec<(usize, Inbound)> = txs
+            .iter()
+            .enumerate()
+            .map(|(i, bytes)| {
+                let conn = netio::ConnId([7, 3][i % 2]);
+                let origin = Origin::Ingest {
+                    conn,
+                    seq: i as u64,
+                };
+                (
+                    0,
+                    Inbound {
+                        seq: i as u64,
+                        origin,
+                        bytes: bytes.clone(),
+                    },
+                )
+            })
+            .collect();
+        let (mut local, mut answers) = (VerifyCounts::default(), Vec::new());
+        let out = w.process(&mut batch, &mut local, &mut answers);
+        assert_eq!(out.len(), 6);
+        let key_id = |i: usize| dev.chain.key_id(&user_key(i).public_key());
+        let expect_signers = |k: usize, signers: &[usize], id: TransactionId| match &out[k].1 {
+            Checked::Verified { seq, vtx, .. } => {
+                assert_eq!(*seq, k as u64);
+                assert_eq!(vtx.id, id);
+                let got: Vec<_> = vtx.signers.iter().map(|s| (s.key, s.key_id)).collect();
+                let want: Vec<_> = signers
+                    .iter()
+                    .map(|&i| (user_key(i).public_key(), key_id(i)))
+                    .collect();
+                assert_eq!(got, want, "transaction {k}");
+                assert!(want.iter().all(|(_, id)| id.is_some()));
+            }
+            Checked::Rejected { .. } => panic!("transaction {k} was rejected"),
+        };
+        expect_signers(0, &[0], one.trx.id());
+        expect_signers(1, &[1, 2], two.trx.id());
+        expect_signers(4, &[0], again.trx.id());
+        for k in [2, 3] {
+            assert!(matches!(out[k].1, Checked::Rejected { seq } if seq == k as u64));
+        }
+        // The sixth repeats the first within the batch: it verified too (the seen
+        // cache is checked before the batch's signatures), and the BLP's index refuses
+        // it. A later batch refuses it at once.
+        expect_signers(5, &[0], one.trx.id());
+        let codes: Vec<u8> = answers.iter().map(|a| a.code).collect();
+        assert_eq!(codes, vec![code::BAD_SIGNATURE, code::DECODE]);
+        assert_eq!(
+            (local.verified, local.bad_signatures, local.decode_errors),
+            (4, 1, 1)
+        );
+        let mut again_batch = vec![(
+            0,
+            Inbound {
+                seq: 9,
+                origin: Origin::Local { tag: 1 },
+                bytes: txs[0].clone(),
+            },
+        )];
+        let out = w.process(&mut again_batch, &mut local, &mut answers);
+        assert!(matches!(out[0].1, Checked::Rejected { seq: 9 }));
+        assert_eq!(answers.last().map(|a| a.code), Some(code::DUPLICATE));
+    }
+
+    /// A key the directory learns after the cache first saw it gets its id on the
+    /// next lookup.
+    #[test]
+    fn the_key_cache_picks_up_ids_the_directory_learns() {
+        let dev = DevChain::with_users(2, 1_000_000);
+        let dir = Arc::new(KeyDirectory::default());
+        let mut cache = KeyCache::with_directory(8, dir.clone());
+        let key = user_key(1).public_key();
+        let first = cache.lookup(&key);
+        assert!(first.decoded.is_some());
+        assert_eq!(first.key_id, None);
+        let id = dev.chain.key_id(&key).expect("a user key has an id");
+        dir.add(id.0 + 1, [(key, id)]);
+        assert_eq!(cache.lookup(&key).key_id, Some(id));
+        assert_eq!(cache.len(), 1);
+        // Bounded: a full cache starts again.
+        for i in 10..30 {
+            cache.lookup(&user_key(i).public_key());
+        }
+        assert!(cache.len() <= 8);
+        assert_eq!(cache.lookup(&key).key_id, Some(id));
     }
 }

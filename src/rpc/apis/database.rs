@@ -440,7 +440,7 @@ fn required_fees(
 fn checked_signers(
     signed: &crate::protocol::SignedTransaction,
     chain_id: &crate::protocol::ChainId,
-) -> Result<Vec<crate::chain::verified::Signer>, String> {
+) -> Result<crate::chain::Signers, String> {
     signed.validate().map_err(|e| e.to_string())?;
     let digest = signed.trx.signing_digest(chain_id);
     signed

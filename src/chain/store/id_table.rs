@@ -1,0 +1,373 @@
+//! [`IdTable`]: a map from 32-byte ids (transaction ids, public keys) to small values,
+//! by open addressing with linear probing.
+//!
+//! The BLP's duplicate index and the verify stage's caches hold millions of ids, far
+//! more than the caches of the CPU: each lookup is a miss to memory. Unlike a library
+//! map, this one can say where an id will land ([`IdTable::prefetch`],
+//! [`SlotPrefetcher`]), so a caller that knows the ids it will look up next asks for
+//! their slots first and the misses overlap instead of adding up.
+//!
+//! Ids are hashes or keys that a client can grind, so the slot comes from the id's
+//! first eight bytes mixed with a per-table secret (as std's `RandomState` does):
+//! nobody can aim ids at one run of slots. The secret changes where an id sits, never
+//! what the table answers, and nothing iterates the table in an order that matters
+//! (the one walk, [`IdTable::retain`], only keeps or drops). Removal shifts the run
+//! after the hole back (no tombstones), so lookups stay short however many ids come
+//! and go. The table is kept at most half full.
+
+use super::{advise_huge_pages, prefetch_bytes};
+
+/// Id → `V` (see the module docs).
+#[derive(Clone)]
+pub struct IdTable<V> {
+    slots: Vec<Slot<V>>,
+    /// `slots.len() - 1`; the length is a power of two.
+    mask: usize,
+    len: usize,
+    secret: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Slot<V> {
+    id: [u8; 32],
+    value: V,
+    used: bool,
+}
+
+const MIN_SLOTS: usize = 16;
+
+/// A fresh secret from std's per-process random keys.
+pub fn random_secret() -> u64 {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(0x0063_6172_6279_6e65_u64)
+}
+
+/// The slot of `id` in a table of `mask + 1` slots under `secret`: SplitMix64's
+/// finaliser over the keyed prefix.
+#[inline(always)]
+fn home_of(id: &[u8; 32], secret: u64, mask: usize) -> usize {
+    let mut prefix = [0u8; 8];
+    prefix.copy_from_slice(&id[..8]);
+    let mut z = u64::from_le_bytes(prefix) ^ secret;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (z ^ (z >> 31)) as usize & mask
+}
+
+impl<V: Copy + Default> Default for IdTable<V> {
+    fn default() -> IdTable<V> {
+        IdTable::with_secret(random_secret(), 0)
+    }
+}
+
+impl<V: Copy + Default> IdTable<V> {
+    /// A table with room for `capacity` ids before it grows.
+    pub fn with_capacity(capacity: usize) -> IdTable<V> {
+        IdTable::with_secret(random_secret(), capacity)
+    }
+    /// As [`Self::with_capacity`], placing ids under `secret`.
+    pub fn with_secret(secret: u64, capacity: usize) -> IdTable<V> {
+        let n = (capacity.saturating_mul(2))
+            .max(MIN_SLOTS)
+            .next_power_of_two();
+        let empty = Slot {
+            id: [0; 32],
+            value: V::default(),
+            used: false,
+        };
+        let mut slots = Vec::with_capacity(n);
+        advise_huge_pages(
+            slots.as_ptr() as *const u8,
+            n * std::mem::size_of::<Slot<V>>(),
+        );
+        slots.resize(n, empty);
+        IdTable {
+            slots,
+            mask: n - 1,
+            len: 0,
+            secret,
+        }
+    }
+    pub fn secret(&self) -> u64 {
+        self.secret
+    }
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    /// Ids the table holds before it must grow.
+    pub fn capacity(&self) -> usize {
+        self.slots.len() / 2
+    }
+    #[inline(always)]
+    fn home(&self, id: &[u8; 32]) -> usize {
+        home_of(id, self.secret, self.mask)
+    }
+    /// The slot holding `id`, or the empty slot that ends its run.
+    #[inline]
+    fn find(&self, id: &[u8; 32]) -> (usize, bool) {
+        let mut i = self.home(id);
+        loop {
+            let s = &self.slots[i];
+            if !s.used {
+                return (i, false);
+            }
+            if &s.id == id {
+                return (i, true);
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+    pub fn get(&self, id: &[u8; 32]) -> Option<&V> {
+        match self.find(id) {
+            (i, true) => Some(&self.slots[i].value),
+            _ => None,
+        }
+    }
+    pub fn get_mut(&mut self, id: &[u8; 32]) -> Option<&mut V> {
+        match self.find(id) {
+            (i, true) => Some(&mut self.slots[i].value),
+            _ => None,
+        }
+    }
+    pub fn contains(&self, id: &[u8; 32]) -> bool {
+        self.find(id).1
+    }
+    /// Records `id` with `value`; `false` (and no change) when `id` is already there.
+    pub fn insert_new(&mut self, id: &[u8; 32], value: V) -> bool {
+        self.make_room();
+        let (i, found) = self.find(id);
+        if found {
+            return false;
+        }
+        self.put(i, id, value);
+        true
+    }
+    /// Sets `id`'s value, whether or not it was there; the value it had.
+    pub fn insert(&mut self, id: &[u8; 32], value: V) -> Option<V> {
+        self.make_room();
+        match self.find(id) {
+            (i, true) => Some(std::mem::replace(&mut self.slots[i].value, value)),
+            (i, false) => {
+                self.put(i, id, value);
+                None
+            }
+        }
+    }
+    fn make_room(&mut self) {
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow_for(self.len + 1);
+        }
+    }
+    fn put(&mut self, i: usize, id: &[u8; 32], value: V) {
+        self.slots[i] = Slot {
+            id: *id,
+            value,
+            used: true,
+        };
+        self.len += 1;
+    }
+    /// Forgets `id`; the value it had.
+    pub fn remove(&mut self, id: &[u8; 32]) -> Option<V> {
+        let (mut hole, found) = self.find(id);
+        if !found {
+            return None;
+        }
+        let value = self.slots[hole].value;
+        // Backward shift: walk the run after the hole and move back every entry whose
+        // home is not between the hole and its own slot (cyclically), so that every
+        // entry stays reachable from its home without crossing an empty slot.
+        let mut j = hole;
+        loop {
+            j = (j + 1) & self.mask;
+            if !self.slots[j].used {
+                break;
+            }
+            let home = self.home(&self.slots[j].id);
+            let stays = if hole <= j {
+                hole < home && home <= j
+            } else {
+                hole < home || home <= j
+            };
+            if !stays {
+                self.slots[hole] = self.slots[j];
+                hole = j;
+            }
+        }
+        self.slots[hole].used = false;
+        self.len -= 1;
+        Some(value)
+    }
+    /// Forgets every id, keeping the memory (and so the slots' addresses).
+    pub fn clear(&mut self) {
+        for s in &mut self.slots {
+            s.used = false;
+        }
+        self.len = 0;
+    }
+    /// Keeps only the ids for which `keep` is true, in place: the memory (and so the
+    /// slots' addresses) stays.
+    pub fn retain(&mut self, mut keep: impl FnMut(&[u8; 32], &V) -> bool) {
+        let kept: Vec<([u8; 32], V)> = self
+            .slots
+            .iter()
+            .filter(|s| s.used && keep(&s.id, &s.value))
+            .map(|s| (s.id, s.value))
+            .collect();
+        self.clear();
+        for (id, value) in kept {
+            let (i, _) = self.find(&id);
+            self.put(i, &id, value);
+        }
+    }
+    /// Room for `n` more ids without growing.
+    pub fn reserve(&mut self, n: usize) {
+        let want = self.len.saturating_add(n);
+        if want.saturating_mul(2) > self.slots.len() {
+            self.grow_for(want);
+        }
+    }
+    fn grow_for(&mut self, len: usize) {
+        let mut bigger = IdTable::with_secret(self.secret, len.max(self.slots.len()));
+        for s in self.slots.iter().filter(|s| s.used) {
+            let (i, _) = bigger.find(&s.id);
+            bigger.slots[i] = *s;
+        }
+        bigger.len = self.len;
+        *self = bigger;
+    }
+    /// Asks the CPU to start loading the slot where `id` lives or would go.
+    #[inline(always)]
+    pub fn prefetch(&self, id: &[u8; 32]) {
+        self.prefetcher().prefetch(id);
+    }
+    /// Where this table's slots are now, for prefetching without holding the table
+    /// (from outside a lock that guards it, say).
+    pub fn prefetcher(&self) -> SlotPrefetcher {
+        SlotPrefetcher {
+            base: self.slots.as_ptr() as usize,
+            mask: self.mask,
+            secret: self.secret,
+            slot_bytes: std::mem::size_of::<Slot<V>>(),
+        }
+    }
+}
+
+/// Where a table's slots were when it was taken ([`IdTable::prefetcher`]). Prefetching
+/// is a hint that reads nothing and never faults, so one taken before the table grew
+/// or was dropped only prefetches the wrong memory: results never depend on it.
+#[derive(Clone, Copy)]
+pub struct SlotPrefetcher {
+    base: usize,
+    mask: usize,
+    secret: u64,
+    slot_bytes: usize,
+}
+
+impl SlotPrefetcher {
+    /// Asks the CPU to start loading the slot where `id` lives or would go.
+    #[inline(always)]
+    pub fn prefetch(&self, id: &[u8; 32]) {
+        let i = home_of(id, self.secret, self.mask);
+        let at = self.base.wrapping_add(i.wrapping_mul(self.slot_bytes));
+        prefetch_bytes(at as *const u8, self.slot_bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IdTable;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    fn id(prefix: u8, rest: u8) -> [u8; 32] {
+        let mut id = [rest; 32];
+        id[..8].copy_from_slice(&[prefix; 8]);
+        id
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        InsertNew(u8, u8, u32),
+        Insert(u8, u8, u32),
+        Remove(u8, u8),
+        /// Keep the ids whose value is even.
+        RetainEven,
+        Clear,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            8 => (0u8..6, 0u8..24, any::<u32>()).prop_map(|(p, r, v)| Op::InsertNew(p, r, v)),
+            4 => (0u8..6, 0u8..24, any::<u32>()).prop_map(|(p, r, v)| Op::Insert(p, r, v)),
+            6 => (0u8..6, 0u8..24).prop_map(|(p, r)| Op::Remove(p, r)),
+            1 => Just(Op::RetainEven),
+            1 => Just(Op::Clear),
+        ]
+    }
+
+    proptest! {
+        /// The table against a model map, with ids that share their first eight bytes
+        /// in runs (so runs of slots are long and wrap around the end) and a tiny table
+        /// that grows, under random inserts, updates, removals, retains and clears.
+        #[test]
+        fn agrees_with_a_model(
+            secret in any::<u64>(),
+            reserve in 0usize..40,
+            ops in prop::collection::vec(op(), 1..400),
+        ) {
+            let mut t = IdTable::<u32>::with_secret(secret, 0);
+            t.reserve(reserve);
+            let mut model = BTreeMap::new();
+            for op in ops {
+                match op {
+                    Op::InsertNew(p, r, v) => {
+                        let k = id(p, r);
+                        prop_assert_eq!(t.insert_new(&k, v), !model.contains_key(&k));
+                        model.entry(k).or_insert(v);
+                    }
+                    Op::Insert(p, r, v) => {
+                        let k = id(p, r);
+                        prop_assert_eq!(t.insert(&k, v), model.insert(k, v));
+                    }
+                    Op::Remove(p, r) => {
+                        let k = id(p, r);
+                        prop_assert_eq!(t.remove(&k), model.remove(&k));
+                    }
+                    Op::RetainEven => {
+                        let before = t.prefetcher().base;
+                        t.retain(|_, v| v % 2 == 0);
+                        model.retain(|_, v| *v % 2 == 0);
+                        prop_assert_eq!(t.prefetcher().base, before, "retain keeps the memory");
+                    }
+                    Op::Clear => {
+                        t.clear();
+                        model.clear();
+                    }
+                }
+                prop_assert_eq!(t.len(), model.len());
+                prop_assert!(t.len() * 2 <= t.slots.len());
+            }
+            for prefix in 0u8..6 {
+                for rest in 0u8..24 {
+                    let k = id(prefix, rest);
+                    prop_assert_eq!(t.get(&k), model.get(&k));
+                    prop_assert_eq!(t.contains(&k), model.contains_key(&k));
+                }
+            }
+            prop_assert_eq!(t.slots.iter().filter(|s| s.used).count(), model.len());
+        }
+    }
+
+    #[test]
+    fn get_mut_changes_the_value_in_place() {
+        let mut t = IdTable::<u32>::with_capacity(4);
+        assert!(t.insert_new(&id(1, 1), 5));
+        *t.get_mut(&id(1, 1)).unwrap() += 1;
+        assert_eq!(t.get(&id(1, 1)), Some(&6));
+        assert!(t.get_mut(&id(1, 2)).is_none());
+        assert_eq!(t.capacity(), 8);
+    }
+}
