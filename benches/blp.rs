@@ -38,8 +38,8 @@ fn transfers(dev: &DevChain, count: usize) -> Vec<carbyne::chain::VerifiedTransa
             trx.expiration = trx.expiration.saturating_add((n / USERS) as u32);
             let signed = SignedTransaction {
                 trx,
-                signatures: vec![Signature([0; 64])],
-                signer_keys: vec![keys[from]],
+                signatures: smallvec::smallvec![Signature([0; 64])],
+                signer_keys: smallvec::smallvec![keys[from]],
             };
             preverified(signed, &dev.chain)
         })

@@ -119,8 +119,8 @@ impl DevChain {
     pub fn sign(&self, trx: Transaction, keys: &[&PrivateKey]) -> SignedTransaction {
         let mut s = SignedTransaction {
             trx,
-            signatures: vec![],
-            signer_keys: vec![],
+            signatures: Default::default(),
+            signer_keys: Default::default(),
         };
         let chain_id = self.chain.chain_id();
         for k in keys {

@@ -204,8 +204,8 @@ fn signed_transaction() -> impl Strategy<Value = SignedTransaction> {
     )
         .prop_map(|(trx, signatures, signer_keys)| SignedTransaction {
             trx,
-            signatures,
-            signer_keys,
+            signatures: signatures.into(),
+            signer_keys: signer_keys.into(),
         })
 }
 
@@ -415,8 +415,8 @@ fn signed_with(ops: Vec<Operation>) -> SignedTransaction {
             operations: ops,
             extensions: Default::default(),
         },
-        signatures: vec![],
-        signer_keys: vec![],
+        signatures: Default::default(),
+        signer_keys: Default::default(),
     };
     st.sign(&PrivateKey::from_label("codec"), &ChainId([7; 32]));
     st

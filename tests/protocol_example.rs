@@ -78,8 +78,8 @@ fn example_transaction() -> Transaction {
 fn example_signed() -> SignedTransaction {
     let mut s = SignedTransaction {
         trx: example_transaction(),
-        signatures: vec![],
-        signer_keys: vec![],
+        signatures: Default::default(),
+        signer_keys: Default::default(),
     };
     s.sign(&dev_key(), &chain_id());
     s

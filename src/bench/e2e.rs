@@ -281,7 +281,7 @@ pub fn run(
         for (i, t) in good.iter().enumerate() {
             let mut bad = t.clone();
             let next = &good[(i + 1) % good.len()];
-            bad.signatures = vec![next
+            bad.signatures = smallvec::smallvec![next
                 .signatures
                 .first()
                 .copied()

@@ -102,8 +102,8 @@ pub fn transfers(dev: &DevChain, users: usize, count: usize, sign: bool) -> Vec<
             };
             let mut s = SignedTransaction {
                 trx,
-                signatures: vec![],
-                signer_keys: vec![],
+                signatures: Default::default(),
+                signer_keys: Default::default(),
             };
             if sign {
                 s.sign(&keys[from], &chain_id);

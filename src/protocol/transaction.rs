@@ -145,9 +145,59 @@ pub enum TransactionShapeError {
 pub struct SignedTransaction {
     #[serde(flatten)]
     pub trx: Transaction,
-    pub signatures: Vec<Signature>,
+    #[borsh(
+        serialize_with = "inline_seq::serialize",
+        deserialize_with = "inline_seq::deserialize"
+    )]
+    pub signatures: Signatures,
     /// The public key of each signature, in the same order.
-    pub signer_keys: Vec<PublicKey>,
+    #[borsh(
+        serialize_with = "inline_seq::serialize",
+        deserialize_with = "inline_seq::deserialize"
+    )]
+    pub signer_keys: SignerKeys,
+}
+
+/// A transaction's signatures: one inline, as most transactions have, so decoding one
+/// allocates nothing for them. Encoded as a `Vec` is (u32 count, then each).
+pub type Signatures = smallvec::SmallVec<[Signature; 1]>;
+/// The key of each signature, in the same order; one inline.
+pub type SignerKeys = smallvec::SmallVec<[PublicKey; 1]>;
+
+/// Borsh for inline sequences, byte for byte as for a `Vec`: a u32 count, then each
+/// element.
+mod inline_seq {
+    use borsh::{BorshDeserialize, BorshSerialize};
+    use smallvec::{Array, SmallVec};
+    use std::io::{Error, ErrorKind, Read, Result, Write};
+
+    pub fn serialize<A, W>(v: &SmallVec<A>, w: &mut W) -> Result<()>
+    where
+        A: Array,
+        A::Item: BorshSerialize,
+        W: Write,
+    {
+        let n = u32::try_from(v.len())
+            .map_err(|_| Error::new(ErrorKind::InvalidData, "too many elements"))?;
+        n.serialize(w)?;
+        v.iter().try_for_each(|e| e.serialize(w))
+    }
+
+    /// Elements are read one at a time: a count larger than the input runs out of
+    /// bytes (an error) without reserving room for it.
+    pub fn deserialize<A, R>(r: &mut R) -> Result<SmallVec<A>>
+    where
+        A: Array,
+        A::Item: BorshDeserialize,
+        R: Read,
+    {
+        let n = u32::deserialize_reader(r)?;
+        let mut v = SmallVec::new();
+        for _ in 0..n {
+            v.push(A::Item::deserialize_reader(r)?);
+        }
+        Ok(v)
+    }
 }
 
 impl SignedTransaction {
@@ -180,5 +230,39 @@ impl SignedTransaction {
         let digest = self.trx.signing_digest(chain_id);
         self.signatures.push(key.sign(&digest.0));
         self.signer_keys.push(key.public_key());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::codec;
+
+    /// Signatures and keys, held inline, encode as a `Vec` of them does (u32 count,
+    /// then each) for none, one and several; and a count the bytes cannot hold is a
+    /// decode error, not an allocation.
+    #[test]
+    fn inline_signatures_encode_as_a_vec() {
+        for n in 0..3u8 {
+            let t = SignedTransaction {
+                trx: Transaction::default(),
+                signatures: (0..n).map(|i| Signature([i; 64])).collect(),
+                signer_keys: (0..n).map(|i| PublicKey([i; 32])).collect(),
+            };
+            let as_vecs = [
+                borsh::to_vec(&t.trx).unwrap(),
+                borsh::to_vec(&t.signatures.to_vec()).unwrap(),
+                borsh::to_vec(&t.signer_keys.to_vec()).unwrap(),
+            ]
+            .concat();
+            let bytes = codec::encode(&t);
+            assert_eq!(bytes, as_vecs, "{n} signatures");
+            let back: SignedTransaction = codec::decode("t", &bytes, 1 << 16).unwrap();
+            assert_eq!(back, t);
+        }
+        let mut hostile = borsh::to_vec(&Transaction::default()).unwrap();
+        hostile.extend_from_slice(&u32::MAX.to_le_bytes());
+        hostile.extend_from_slice(&[7; 64]);
+        assert!(codec::decode::<SignedTransaction>("t", &hostile, 1 << 16).is_err());
     }
 }

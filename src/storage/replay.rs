@@ -244,8 +244,8 @@ fn decode_trusted(payload: &[u8]) -> Result<(SignedBlock, Vec<VerifiedTransactio
             merkle_leaf: [0; 32],
             trx: std::sync::Arc::new(crate::protocol::SignedTransaction {
                 trx,
-                signatures: Vec::new(),
-                signer_keys: Vec::new(),
+                signatures: Default::default(),
+                signer_keys: Default::default(),
             }),
         });
     }

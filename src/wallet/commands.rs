@@ -1080,8 +1080,8 @@ impl Wallet {
             .and_then(|v| from_json(&v, "key list"))?;
         let mut signed = SignedTransaction {
             trx,
-            signatures: vec![],
-            signer_keys: vec![],
+            signatures: Default::default(),
+            signer_keys: Default::default(),
         };
         for key in &required {
             let private = self

@@ -171,8 +171,8 @@ pub fn transfer_at(
     };
     let mut signed = SignedTransaction {
         trx,
-        signatures: vec![],
-        signer_keys: vec![],
+        signatures: Default::default(),
+        signer_keys: Default::default(),
     };
     signed.sign(key, chain_id);
     Ok(signed)
