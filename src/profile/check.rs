@@ -60,10 +60,14 @@ impl Found {
 const ACCOUNT_ROW_BYTES: u64 = 512;
 const BALANCE_ROW_BYTES: u64 = 96;
 const PENDING_TX_BYTES: u64 = 400;
-/// An id and its expiration in the duplicate index, with the hash table's slack.
-const RECENT_TX_BYTES: u64 = 48;
-const SEEN_ENTRY_BYTES: u64 = 96;
-const KEY_ENTRY_BYTES: u64 = 200;
+/// An id and its expiration in the duplicate index: a 40-byte slot in a table kept at
+/// most half full, and the id again in the by-expiration list.
+const RECENT_TX_BYTES: u64 = 112;
+/// A 72-byte slot (id, fingerprint, expiration) in a table at most half full.
+const SEEN_ENTRY_BYTES: u64 = 144;
+/// A key, its decompressed point and its id hint: a ~256-byte slot, the table at most
+/// half full.
+const KEY_ENTRY_BYTES: u64 = 512;
 const RING_SLOT_BYTES: u64 = 64;
 
 /// What the profile would allocate up front, roughly.

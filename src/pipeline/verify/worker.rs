@@ -234,7 +234,9 @@ impl VerifyWorker {
     /// Batch-verifies the signatures of `present`, grouped by connection so that a
     /// flooding connection's bad signatures share batches with each other rather than
     /// with honest ones. While the recent share of bad signatures is high, a failed
-    /// batch is settled signature by signature instead of bisected.
+    /// batch is settled signature by signature instead of bisected. Returns each
+    /// transaction's first bad signature, and the key-id hints of the present
+    /// transactions' signers, transaction by transaction in the batch's order.
     fn verify_signatures(
         &mut self,
         batch: &[(usize, Inbound)],
