@@ -39,7 +39,7 @@ pub struct Journal<E> {
 
 /// Entries per chunk of a [`Journal`], at most. Chunks start smaller and grow with the
 /// journal, so the journals of tables that rarely change stay small.
-pub const JOURNAL_CHUNK: usize = 4096;
+const JOURNAL_CHUNK: usize = 4096;
 const JOURNAL_CHUNK_MIN: usize = 16;
 /// Emptied chunks a journal keeps for reuse.
 const SPARE_CHUNKS: usize = 16;

@@ -54,10 +54,6 @@ impl KeyCache {
             ..KeyCache::new(entries_max)
         }
     }
-    /// The decoded key, or `None` if the bytes are not a curve point.
-    pub fn get(&mut self, key: &PublicKey) -> Option<DecodedKey> {
-        self.lookup(key).decoded
-    }
     /// The key's point and id hint, decoding and looking up what is not cached.
     pub fn lookup(&mut self, key: &PublicKey) -> KeyEntry {
         let known = self.directory.as_ref().map_or(0, |d| d.known());
