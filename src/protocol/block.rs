@@ -8,7 +8,7 @@
 //!   each level hashes pairs `SHA-256(left ‖ right)`, an odd last node moves up unpaired;
 //!   no transactions gives 32 zero bytes.
 
-use super::codec::{encode, sha256};
+use super::codec::{encode, sha256, sha256_pair};
 use super::extensions::Extensions;
 use super::ids::WitnessId;
 use super::keys::Signature;
@@ -80,17 +80,16 @@ pub fn merkle_root_of_leaves(mut level: Vec<[u8; 32]>) -> Digest32 {
     if level.is_empty() {
         return Digest32::default();
     }
-    while level.len() > 1 {
-        level = level
-            .chunks(2)
-            .map(|pair| {
-                if pair.len() == 2 {
-                    sha256(&[&pair[0], &pair[1]])
-                } else {
-                    pair[0]
-                }
-            })
-            .collect();
+    // Each level is written over the front of the one below it.
+    let mut len = level.len();
+    while len > 1 {
+        for i in 0..len / 2 {
+            level[i] = sha256_pair(&level[2 * i], &level[2 * i + 1]);
+        }
+        if len % 2 == 1 {
+            level[len / 2] = level[len - 1];
+        }
+        len = len.div_ceil(2);
     }
     Digest32(level[0])
 }
@@ -107,6 +106,38 @@ impl SignedBlock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The tree as docs/PROTOCOL.md 10.3 states it, level by level into new lists.
+    fn merkle_by_levels(mut level: Vec<[u8; 32]>) -> Digest32 {
+        if level.is_empty() {
+            return Digest32::default();
+        }
+        while level.len() > 1 {
+            level = level
+                .chunks(2)
+                .map(|p| {
+                    if p.len() == 2 {
+                        sha256(&[&p[0], &p[1]])
+                    } else {
+                        p[0]
+                    }
+                })
+                .collect();
+        }
+        Digest32(level[0])
+    }
+
+    #[test]
+    fn merkle_root_in_place_agrees_with_the_levels() {
+        for n in 0..40u8 {
+            let leaves: Vec<[u8; 32]> = (0..n).map(|i| sha256(&[&[i]])).collect();
+            assert_eq!(
+                merkle_root_of_leaves(leaves.clone()),
+                merkle_by_levels(leaves),
+                "{n} leaves"
+            );
+        }
+    }
 
     #[test]
     fn envelope_size_is_exact() {

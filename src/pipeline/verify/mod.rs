@@ -54,8 +54,11 @@ impl KeyLookup for NoKeyHints {
 }
 
 /// A transaction after its stateless checks and hashing, before signature checks.
+/// The transaction is already where the BLP will read it (behind the `Arc` of
+/// [`VerifiedTransaction::trx`]), so the steps after decoding move a few words, not
+/// the whole transaction.
 pub struct Hashed {
-    pub trx: SignedTransaction,
+    pub trx: Arc<SignedTransaction>,
     pub id: crate::protocol::TransactionId,
     /// SHA-256(chain_id ‖ unsigned bytes): the message every signature signs.
     pub digest: [u8; 32],
@@ -86,15 +89,14 @@ pub fn hash_decoded(
     let unsigned =
         unsigned_part(&trx, bytes).expect("hash_decoded: `bytes` is not the encoding of `trx`");
     debug_assert_eq!(unsigned, &codec::encode(&trx.trx)[..], "canonical encoding");
-    let id = crate::protocol::TransactionId(codec::sha256(&[unsigned]));
-    let digest = codec::sha256(&[&chain_id.0, unsigned]);
-    let merkle_leaf = codec::sha256(&[bytes]);
+    let [id, digest, merkle_leaf] =
+        codec::sha256_three(&chain_id.0, unsigned, &bytes[unsigned.len()..]);
     Ok(Hashed {
-        id,
+        id: crate::protocol::TransactionId(id),
         digest,
         packed_size: bytes.len() as u32,
         merkle_leaf,
-        trx,
+        trx: Arc::new(trx),
     })
 }
 
@@ -122,7 +124,7 @@ impl Hashed {
     pub(crate) fn into_verified(self, keys: &dyn KeyLookup) -> VerifiedTransaction {
         let signers = signers(&self.trx, keys);
         VerifiedTransaction {
-            trx: Arc::new(self.trx),
+            trx: self.trx,
             id: self.id,
             packed_size: self.packed_size,
             signers,

@@ -84,10 +84,7 @@ const FLOOD_PER_MILLE: u64 = 100;
 /// A transaction's first bad signature: its index and key.
 type FirstBad = Option<(usize, PublicKey)>;
 
-/// One transaction of a batch on its way through the checks. Kept in a `Vec` for
-/// the batch, so the size difference only costs room, where a box would cost an
-/// allocation per transaction.
-#[allow(clippy::large_enum_variant)]
+/// One transaction of a batch on its way through the checks.
 enum Step {
     Hashed(Hashed),
     Rejected(u8, String),
@@ -348,7 +345,7 @@ fn to_verified(h: Hashed, hints: &mut impl Iterator<Item = Option<KeyId>>) -> Ve
         .map(|(&key, key_id)| Signer { key, key_id })
         .collect();
     VerifiedTransaction {
-        trx: Arc::new(h.trx),
+        trx: h.trx,
         id: h.id,
         packed_size: h.packed_size,
         signers,
