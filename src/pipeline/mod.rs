@@ -40,7 +40,7 @@ use std::thread::JoinHandle;
 use verify::cache::{KeyDirectory, SeenCache};
 use verify::stage::KeyCache;
 use verify::worker::{VerifyCounters, VerifyCounts, VerifyWorker, WorkerShared};
-use wait::{Doorbell, WaitStrategy};
+use wait::{Doorbell, SchedPolicy, WaitStrategy};
 
 /// Which CPUs each stage's threads run on (OS CPU numbers). Empty / `None` leaves a
 /// thread to the scheduler.
@@ -75,6 +75,8 @@ pub struct PipelineConfig {
     /// What idle verify workers, the BLP and the output stage do.
     pub verify_wait: WaitStrategy,
     pub blp_wait: WaitStrategy,
+    /// The BLP thread's scheduling policy.
+    pub blp_policy: SchedPolicy,
     pub output_wait: WaitStrategy,
     pub placement: Placement,
     /// The ingest server; `None` runs without a network port.
@@ -122,6 +124,7 @@ impl Default for PipelineConfig {
             seen_cache_entries: 1 << 20,
             verify_wait: WaitStrategy::Block,
             blp_wait: WaitStrategy::Block,
+            blp_policy: SchedPolicy::Normal,
             output_wait: WaitStrategy::Block,
             placement: Placement::default(),
             ingest: None,
@@ -419,11 +422,18 @@ impl Pipeline {
             wait: config.blp_wait,
         };
         let cpu = config.placement.blp;
+        let policy = config.blp_policy;
         let finished = blp_finished.clone();
         let blp = std::thread::Builder::new()
             .name("blp".into())
             .spawn(move || {
                 pin(cpu, "BLP");
+                if policy != SchedPolicy::Normal {
+                    match policy.apply_to_current_thread() {
+                        Ok(()) => tracing::debug!("BLP scheduled {policy:?}"),
+                        Err(e) => tracing::warn!("BLP not scheduled {policy:?}: {e}"),
+                    }
+                }
                 let blp = stage.run();
                 finished.store(true, Ordering::Release);
                 blp

@@ -75,6 +75,9 @@ pub fn detect(topo: &Topology) -> Profile {
         WaitStrategy::Block
     };
     let workers = cores.verify.len();
+    // A BLP that shares its CPU with a verify worker or a network thread should not
+    // preempt it at each wake-up (see `SchedPolicy::Batch`).
+    let blp_shares_core = cores.verify.contains(&cores.blp) || cores.ingest.contains(&cores.blp);
     Profile {
         machine: Machine {
             name: format!("detected-{n}core"),
@@ -131,6 +134,11 @@ pub fn detect(topo: &Topology) -> Profile {
             verify: spin_or_block,
             blp: spin_or_block,
             output: WaitStrategy::Block,
+            blp_policy: if blp_shares_core {
+                SchedPolicy::Batch
+            } else {
+                SchedPolicy::Normal
+            },
         },
         memory: if big {
             Memory {

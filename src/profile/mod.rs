@@ -10,7 +10,7 @@ pub mod allocator;
 pub mod check;
 pub mod detect;
 
-use crate::pipeline::wait::WaitStrategy;
+use crate::pipeline::wait::{SchedPolicy, WaitStrategy};
 use crate::pipeline::{PipelineConfig, Placement};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -120,6 +120,9 @@ pub struct Wait {
     pub verify: WaitStrategy,
     pub blp: WaitStrategy,
     pub output: WaitStrategy,
+    /// The BLP thread's scheduling policy (optional: older profiles run it `normal`).
+    #[serde(default)]
+    pub blp_policy: SchedPolicy,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -183,7 +186,7 @@ impl Profile {
     pub fn describe_placement(&self) -> String {
         let list = |v: &[usize]| affinity::format_cpu_list(v);
         format!(
-            "profile {}: {} network thread(s) on CPUs {} ({:?} backend, sqpoll {}), {} verify workers on CPUs {} ({:?}, batch {}), BLP on CPU {}, output on CPU {}, RPC on CPUs {}; rings {}/{}/{}; waits {:?}/{:?}/{:?}; freed memory {}",
+            "profile {}: {} network thread(s) on CPUs {} ({:?} backend, sqpoll {}), {} verify workers on CPUs {} ({:?}, batch {}), BLP on CPU {} ({:?} policy), output on CPU {}, RPC on CPUs {}; rings {}/{}/{}; waits {:?}/{:?}/{:?}; freed memory {}",
             self.machine.name,
             self.ingest.threads,
             list(&self.cores.ingest),
@@ -194,6 +197,7 @@ impl Profile {
             self.verify.backend,
             self.verify.batch,
             self.cores.blp,
+            self.wait.blp_policy,
             self.cores.output,
             list(&self.cores.rpc),
             self.rings.ingest,
@@ -254,6 +258,7 @@ impl Profile {
             seen_cache_entries: self.verify.seen_cache_entries,
             verify_wait: self.wait.verify,
             blp_wait: self.wait.blp,
+            blp_policy: self.wait.blp_policy,
             output_wait: self.wait.output,
             placement: Placement {
                 ingest: self.cores.ingest.clone(),
