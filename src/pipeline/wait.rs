@@ -38,8 +38,6 @@ impl std::str::FromStr for WaitStrategy {
     }
 }
 
-/// A consumer's doorbell: producers ring it after publishing, and it wakes the
-/// consumer only if the consumer is parked, so a busy pipeline makes no syscalls.
 /// How the kernel schedules a stage's thread against the other threads of its core
 /// (Linux scheduling policies).
 ///
@@ -74,6 +72,8 @@ impl SchedPolicy {
     }
 }
 
+/// A consumer's doorbell: producers ring it after publishing, and it wakes the
+/// consumer only if the consumer is parked, so a busy pipeline makes no syscalls.
 #[derive(Default)]
 pub struct Doorbell {
     sleeping: AtomicBool,
