@@ -156,9 +156,7 @@ pub fn check(p: &Profile, topo: &Topology) -> Vec<Problem> {
 
     // Stages that spin must own their core.
     let spin = |w: WaitStrategy| w == WaitStrategy::BusySpin;
-    if spin(p.wait.blp)
-        && (p.cores.verify.contains(&p.cores.blp) || p.cores.ingest.contains(&p.cores.blp))
-    {
+    if spin(p.wait.blp) && p.cores.blp_shares_cpu() {
         f.warn(
             "wait.blp",
             format!(

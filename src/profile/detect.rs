@@ -77,7 +77,11 @@ pub fn detect(topo: &Topology) -> Profile {
     let workers = cores.verify.len();
     // A BLP that shares its CPU with a verify worker or a network thread should not
     // preempt it at each wake-up (see `SchedPolicy::Batch`).
-    let blp_shares_core = cores.verify.contains(&cores.blp) || cores.ingest.contains(&cores.blp);
+    let blp_policy = if cores.blp_shares_cpu() {
+        SchedPolicy::Batch
+    } else {
+        SchedPolicy::Normal
+    };
     Profile {
         machine: Machine {
             name: format!("detected-{n}core"),
@@ -134,11 +138,7 @@ pub fn detect(topo: &Topology) -> Profile {
             verify: spin_or_block,
             blp: spin_or_block,
             output: WaitStrategy::Block,
-            blp_policy: if blp_shares_core {
-                SchedPolicy::Batch
-            } else {
-                SchedPolicy::Normal
-            },
+            blp_policy,
         },
         memory: if big {
             Memory {

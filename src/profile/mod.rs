@@ -53,6 +53,13 @@ pub struct Cores {
     pub rpc: Vec<usize>,
 }
 
+impl Cores {
+    /// Whether the BLP's CPU also runs a verify worker or a network thread.
+    pub fn blp_shares_cpu(&self) -> bool {
+        self.verify.contains(&self.blp) || self.ingest.contains(&self.blp)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum IngestBackend {
