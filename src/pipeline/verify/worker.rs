@@ -228,10 +228,11 @@ impl VerifyWorker {
         }
     }
 
-    /// Batch-verifies the signatures of `present`, grouped by connection so that a
-    /// flooding connection's bad signatures share batches with each other rather than
-    /// with honest ones. While the recent share of bad signatures is high, a failed
-    /// batch is settled signature by signature instead of bisected. Returns each
+    /// Batch-verifies the signatures of `present`. While the recent share of bad
+    /// signatures is high, they are grouped by connection so that a flooding
+    /// connection's bad signatures share batches with each other rather than with
+    /// honest ones, and each connection's run is probed first (`cpu::verify_flooded`);
+    /// otherwise they are verified in the batch's order. Returns each
     /// transaction's first bad signature, and the key-id hints of the present
     /// transactions' signers, transaction by transaction in the batch's order.
     fn verify_signatures(
@@ -239,6 +240,16 @@ impl VerifyWorker {
         batch: &[(usize, Inbound)],
         present: &[Option<&Hashed>],
     ) -> (Vec<FirstBad>, Vec<Option<KeyId>>) {
+        if self.bad_per_mille < FLOOD_PER_MILLE {
+            // No flood: the batch's own order serves, with nothing to sort or undo.
+            let mut hints = Vec::new();
+            let first_bad =
+                first_bad_signatures(present, &mut self.key_cache, &mut hints, |items| {
+                    cpu::verify_batch_with(items, OnFailure::Bisect)
+                });
+            self.note_bad_share(present, &first_bad);
+            return (first_bad, hints);
+        }
         let conn_of = |i: usize| match batch[i].1.origin {
             Origin::Ingest { conn, .. } => conn.0,
             Origin::Local { .. } => u64::MAX,
@@ -246,7 +257,6 @@ impl VerifyWorker {
         let mut order: Vec<usize> = (0..batch.len()).collect();
         order.sort_by_key(|&i| conn_of(i));
         let sorted: Vec<Option<&Hashed>> = order.iter().map(|&i| present[i]).collect();
-        let flood = self.bad_per_mille >= FLOOD_PER_MILLE;
         // Signatures per connection, in the sorted order: under a flood each
         // connection's run is probed with its first signature, and a run that fails
         // the probe is checked signature by signature instead of sharing batch
@@ -266,11 +276,7 @@ impl VerifyWorker {
         let mut hints_sorted = Vec::new();
         let bad_sorted =
             first_bad_signatures(&sorted, &mut self.key_cache, &mut hints_sorted, |items| {
-                if flood {
-                    cpu::verify_flooded(items, &runs, group)
-                } else {
-                    cpu::verify_batch_with(items, OnFailure::Bisect)
-                }
+                cpu::verify_flooded(items, &runs, group)
             });
         let mut first_bad = vec![None; batch.len()];
         // Each present transaction's run of signer hints, by its place in the batch.
@@ -289,13 +295,19 @@ impl VerifyWorker {
                 hints.extend_from_slice(&hints_sorted[start..start + n]);
             }
         }
+        self.note_bad_share(present, &first_bad);
+        (first_bad, hints)
+    }
+
+    /// Folds this batch's share of transactions with a bad signature into the recent
+    /// share that decides how the next batches are settled.
+    fn note_bad_share(&mut self, present: &[Option<&Hashed>], first_bad: &[FirstBad]) {
         let checked = present.iter().flatten().count() as u64;
         let bad = first_bad.iter().flatten().count() as u64;
         if let Some(share) = (bad * 1000).checked_div(checked) {
             // An exponential average over about eight batches, in per mille.
             self.bad_per_mille = (self.bad_per_mille * 7 + share) / 8;
         }
-        (first_bad, hints)
     }
 
     fn check_one(&self, bytes: &[u8], local: &mut VerifyCounts) -> Step {
