@@ -17,7 +17,7 @@
 //!   stage; a stale hint is harmless (the BLP checks it).
 
 use crate::chain::objects::KeyId;
-use crate::chain::store::id_table::{self, IdTable, SlotPrefetcher};
+use crate::chain::store::id_table::{self, Align64, IdTable, SlotPrefetcher};
 use crate::chain::Chain;
 use crate::protocol::{PublicKey, TransactionId};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -25,7 +25,11 @@ use std::sync::{Mutex, RwLock};
 
 const SHARDS: usize = 64;
 
-type Shard = IdTable<Entry>;
+/// Ids and fingerprints are SHA-256 hashes, kept to their first 24 bytes (192 bits:
+/// making two that agree costs about 2⁹⁶ hashes), so that a slot fills one cache line.
+const HASH_BYTES_KEPT: usize = 24;
+
+type Shard = IdTable<Entry, HASH_BYTES_KEPT, Align64>;
 
 /// The shard holding `id`. Ids are hashes: any byte spreads evenly.
 fn shard_of(id: &TransactionId) -> usize {
@@ -34,8 +38,16 @@ fn shard_of(id: &TransactionId) -> usize {
 
 #[derive(Clone, Copy, Default)]
 struct Entry {
-    fingerprint: [u8; 32],
+    /// The fingerprint's first `HASH_BYTES_KEPT` bytes.
+    fingerprint: [u8; HASH_BYTES_KEPT],
     expiration: u32,
+}
+
+/// The part of a fingerprint the cache keeps.
+fn kept(fingerprint: &[u8; 32]) -> [u8; HASH_BYTES_KEPT] {
+    let mut k = [0; HASH_BYTES_KEPT];
+    k.copy_from_slice(&fingerprint[..HASH_BYTES_KEPT]);
+    k
 }
 
 /// How many ids ahead of the one it looks up a batch call asks for slots: the shards
@@ -130,7 +142,7 @@ impl SeenCache {
     pub fn verified_with(&self, id: &TransactionId, fingerprint: &[u8; 32]) -> bool {
         self.shard(id)
             .get(&id.0)
-            .is_some_and(|e| &e.fingerprint == fingerprint)
+            .is_some_and(|e| e.fingerprint == kept(fingerprint))
     }
     /// Records a verified transaction. When its shard is full, expired entries go
     /// first, then the whole shard (the BLP's duplicate index stays the authority).
@@ -155,7 +167,7 @@ impl SeenCache {
         shard.insert(
             &id.0,
             Entry {
-                fingerprint,
+                fingerprint: kept(&fingerprint),
                 expiration,
             },
         );
