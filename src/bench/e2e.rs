@@ -11,6 +11,7 @@
 //! transfers with invalid signatures; the report gives the good throughput.
 
 use super::stages::transfers;
+use crate::pipeline::counters::process_cpu_ns;
 use crate::pipeline::message::code;
 use crate::pipeline::Pipeline;
 use crate::profile::Profile;
@@ -76,6 +77,20 @@ pub struct E2eReport {
     /// the pipeline stopped (with `E2eOptions::ceiling`).
     pub ceiling_before_per_s: Option<f64>,
     pub ceiling_after_per_s: Option<f64>,
+    /// The CPU time one signature cost the ceiling (ns; the mean of its two
+    /// measurements), and what the pipeline's verify workers spent per signature
+    /// inside batch verification (their own CPU time, not wall time). Their ratio says
+    /// whether the pipeline's signature work is as cheap as the ceiling's, apart from
+    /// everything else the pipeline does.
+    pub ceiling_signature_cpu_ns: Option<f64>,
+    pub signature_cpu_ns: f64,
+    /// CPUs the process kept busy while the clients were sending (its CPU time over
+    /// that wall time; the bench's own clients included), and that CPU time per
+    /// sustained transaction (ns). With one signature per transaction,
+    /// `signature_cpu_ns / cpu_ns_per_transaction` is the share of the machine that
+    /// went to signature work, measured inside the window.
+    pub cpus_busy: f64,
+    pub cpu_ns_per_transaction: f64,
     /// Signatures per verify batch, on average over the run (the batch equation's
     /// cost per signature falls with its size up to the profile's `verify.batch`).
     pub verify_signatures_per_batch: f64,
@@ -334,6 +349,7 @@ pub fn run(
         .ok_or_else(|| anyhow::anyhow!("no ingest port"))?;
     let backend = format!("{:?}", pipeline.ingest_backend());
     let started = Instant::now();
+    let cpu_at_start = process_cpu_ns();
     let stop_sending = Arc::new(AtomicBool::new(false));
     let included = Arc::new(AtomicU64::new(0));
     let mut handles = Vec::new();
@@ -372,6 +388,7 @@ pub fn run(
     }
     stop_sending.store(true, Ordering::Relaxed);
     let send_end = started.elapsed();
+    let cpu_sending = process_cpu_ns().saturating_sub(cpu_at_start);
     let mut hist = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).expect("bounds");
     let mut r = E2eReport {
         ingest_backend: backend,
@@ -404,11 +421,15 @@ pub fn run(
         .join()
         .map_err(|_| anyhow::anyhow!("the bench's block observer panicked"))?;
     r.blocks = produced.len();
-    r.ceiling_before_per_s = ceiling_before;
-    r.ceiling_after_per_s = opts.ceiling.map(|(budget, batch)| {
+    let ceiling_after = opts.ceiling.map(|(budget, batch)| {
         progress("measuring the verify ceiling again", 0, 1);
         super::stages::verify_ceiling(budget, batch)
     });
+    r.ceiling_before_per_s = ceiling_before.map(|c| c.per_s);
+    r.ceiling_after_per_s = ceiling_after.map(|c| c.per_s);
+    r.ceiling_signature_cpu_ns = ceiling_before
+        .zip(ceiling_after)
+        .map(|(b, a)| (b.cpu_ns_per_signature + a.cpu_ns_per_signature) / 2.0);
     let mut prev: Option<Instant> = None;
     for &(sealed_at, n) in &produced {
         let t = sealed_at.saturating_duration_since(started).as_secs_f64();
@@ -454,5 +475,9 @@ pub fn run(
     };
     r.verify_signatures_per_batch =
         stats.verify.signatures as f64 / stats.verify.batches.max(1) as f64;
+    r.signature_cpu_ns =
+        stats.verify.signature_cpu_ns as f64 / stats.verify.signatures.max(1) as f64;
+    r.cpus_busy = cpu_sending as f64 / send_end.as_nanos().max(1) as f64;
+    r.cpu_ns_per_transaction = r.cpus_busy * 1e9 / r.tps.max(1.0);
     Ok(r)
 }

@@ -420,6 +420,21 @@ fn print_summary(r: &Report, json: &std::path::Path, png: &std::path::Path) {
             100.0 * e.utilization.blp,
             100.0 * e.utilization.output
         );
+        println!(
+            "CPU: {:.2} CPUs busy while sending, {:.0} ns per transaction, {:.0} ns of it signature work ({:.1}%)",
+            e.cpus_busy,
+            e.cpu_ns_per_transaction,
+            e.signature_cpu_ns,
+            100.0 * e.signature_cpu_ns / e.cpu_ns_per_transaction.max(1.0)
+        );
+        if let Some(c) = e.ceiling_signature_cpu_ns {
+            println!(
+                "signature work: {:.0} ns of CPU per signature in the verify workers, {:.0} ns in the ceiling ({:.2}x)",
+                e.signature_cpu_ns,
+                c,
+                e.signature_cpu_ns / c.max(1.0)
+            );
+        }
     }
     if let Some(f) = &r.flood {
         println!(

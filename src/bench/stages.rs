@@ -2,6 +2,7 @@
 //! batch verification per core and across every core, BLP apply of transfers, and the
 //! ring hand-off between two threads.
 
+use crate::pipeline::counters::process_cpu_ns;
 use crate::pipeline::ring::ring;
 use crate::pipeline::verify::{cpu, hash_decoded, rule, TRANSACTION_BYTES_MAX};
 use crate::protocol::codec::{decode, encode};
@@ -27,15 +28,27 @@ pub struct StageReport {
 }
 
 /// Runs `f` (which does `per_call` units) until `budget` passes; units per second.
-fn rate(budget: Duration, per_call: usize, mut f: impl FnMut()) -> f64 {
+fn rate(budget: Duration, per_call: usize, f: impl FnMut()) -> f64 {
+    rate_and_cpu(budget, per_call, f).0
+}
+
+/// As `rate`, with the CPU time the process spent per unit (every thread's, so a
+/// parallel `f` is charged for all of its threads), in ns.
+fn rate_and_cpu(budget: Duration, per_call: usize, mut f: impl FnMut()) -> (f64, f64) {
     f(); // warm-up
+    let cpu = process_cpu_ns();
     let started = Instant::now();
     let mut calls = 0u64;
     while started.elapsed() < budget {
         f();
         calls += 1;
     }
-    (calls * per_call as u64) as f64 / started.elapsed().as_secs_f64()
+    let units = (calls * per_call as u64) as f64;
+    let cpu_ns = process_cpu_ns().saturating_sub(cpu) as f64;
+    (
+        units / started.elapsed().as_secs_f64(),
+        cpu_ns / units.max(1.0),
+    )
 }
 
 struct Signed {
@@ -117,19 +130,31 @@ pub fn transfers(dev: &DevChain, users: usize, count: usize, sign: bool) -> Vec<
 }
 
 /// Batches of `batch` from `all` verified on every core of rayon's pool at once.
-fn ceiling_of(budget: Duration, all: &[cpu::Item<'_>], batch: usize) -> f64 {
-    rate(budget, all.len(), || {
+/// The verify ceiling as measured: signatures per second with every core verifying,
+/// and the CPU time one signature cost (ns).
+#[derive(Debug, Clone, Copy)]
+pub struct Ceiling {
+    pub per_s: f64,
+    pub cpu_ns_per_signature: f64,
+}
+
+fn ceiling_of(budget: Duration, all: &[cpu::Item<'_>], batch: usize) -> Ceiling {
+    let (per_s, cpu_ns_per_signature) = rate_and_cpu(budget, all.len(), || {
         let ok: usize = all
             .par_chunks(batch)
             .map(|c| cpu::verify_batch(c).iter().filter(|v| **v).count())
             .sum();
         assert_eq!(ok, all.len());
-    })
+    });
+    Ceiling {
+        per_s,
+        cpu_ns_per_signature,
+    }
 }
 
 /// The verify ceiling alone (batch verification on every core, nothing else
 /// running), as `run` measures it: for measuring it again later in the same run.
-pub fn verify_ceiling(budget: Duration, batch: usize) -> f64 {
+pub fn verify_ceiling(budget: Duration, batch: usize) -> Ceiling {
     let batch = batch.max(1);
     let data = signed(4096.max(batch * 2 * rayon::current_num_threads()));
     ceiling_of(budget, &items(&data), batch)
@@ -176,7 +201,7 @@ pub fn run(budget: Duration, batch: usize, mut progress: impl FnMut(&str)) -> St
     });
 
     progress("verify, batch, every core");
-    r.verify_ceiling_per_s = ceiling_of(budget, &all, batch);
+    r.verify_ceiling_per_s = ceiling_of(budget, &all, batch).per_s;
 
     progress("BLP apply of transfers");
     const USERS: usize = 10_000;

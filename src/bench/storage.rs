@@ -126,7 +126,7 @@ pub fn run(
     drop(log);
 
     progress("verify ceiling");
-    r.verify_ceiling_per_s = verify_ceiling(Duration::from_secs(2), 256);
+    r.verify_ceiling_per_s = verify_ceiling(Duration::from_secs(2), 256).per_s;
     r.replay_over_verify_ceiling = r.replay_transactions_per_s / r.verify_ceiling_per_s;
 
     progress("snapshot: a state with the accounts");

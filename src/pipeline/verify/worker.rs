@@ -16,7 +16,7 @@ use crate::chain::objects::KeyId;
 use crate::chain::Signer;
 use crate::chain::VerifiedTransaction;
 use crate::pipeline::answer::{Answer, Answerer};
-use crate::pipeline::counters::{counters, PUBLISH_EVERY};
+use crate::pipeline::counters::{counters, thread_cpu_ns, PUBLISH_EVERY};
 use crate::pipeline::dispatch::RoomSignal;
 use crate::pipeline::message::{code, Checked, Inbound, Origin};
 use crate::pipeline::ring::{Consumer, Producer};
@@ -48,6 +48,9 @@ counters! {
         batches,
         /// Nanoseconds spent working (not waiting).
         busy_ns,
+        /// The thread's own CPU time (not wall time) inside batch verification: the
+        /// signature arithmetic, to set against the verify ceiling's cost per signature.
+        signature_cpu_ns,
     }
 }
 
@@ -170,7 +173,7 @@ impl VerifyWorker {
             .flatten()
             .map(|h| h.trx.signatures.len() as u64)
             .sum::<u64>();
-        let (first_bad, hints) = self.verify_signatures(batch, &present);
+        let (first_bad, hints) = self.verify_signatures(batch, &present, local);
         let mut out = Vec::with_capacity(batch.len());
         let mut seen_new = Vec::with_capacity(batch.len());
         let mut hints = hints.into_iter();
@@ -239,13 +242,20 @@ impl VerifyWorker {
         &mut self,
         batch: &[(usize, Inbound)],
         present: &[Option<&Hashed>],
+        local: &mut VerifyCounts,
     ) -> (Vec<FirstBad>, Vec<Option<KeyId>>) {
+        let timed = |local: &mut VerifyCounts, verify: &dyn Fn() -> Vec<bool>| {
+            let started = thread_cpu_ns();
+            let verdicts = verify();
+            local.signature_cpu_ns += thread_cpu_ns().saturating_sub(started);
+            verdicts
+        };
         if self.bad_per_mille < FLOOD_PER_MILLE {
             // No flood: the batch's own order serves, with nothing to sort or undo.
             let mut hints = Vec::new();
             let first_bad =
                 first_bad_signatures(present, &mut self.key_cache, &mut hints, |items| {
-                    cpu::verify_batch_with(items, OnFailure::Bisect)
+                    timed(local, &|| cpu::verify_batch_with(items, OnFailure::Bisect))
                 });
             self.note_bad_share(present, &first_bad);
             return (first_bad, hints);
@@ -276,7 +286,7 @@ impl VerifyWorker {
         let mut hints_sorted = Vec::new();
         let bad_sorted =
             first_bad_signatures(&sorted, &mut self.key_cache, &mut hints_sorted, |items| {
-                cpu::verify_flooded(items, &runs, group)
+                timed(local, &|| cpu::verify_flooded(items, &runs, group))
             });
         let mut first_bad = vec![None; batch.len()];
         // Each present transaction's run of signer hints, by its place in the batch.
