@@ -568,12 +568,15 @@ impl Responder {
     }
 
     /// Many answers at once with one wake-up per thread.
-    pub fn answer_many(&self, answers: impl IntoIterator<Item = (ConnId, u64, u8, Vec<u8>)>) {
+    pub fn answer_many<D: AsRef<[u8]>>(
+        &self,
+        answers: impl IntoIterator<Item = (ConnId, u64, u8, D)>,
+    ) {
         let n = self.shared.threads.len();
         let mut per: Vec<Vec<u8>> = (0..n).map(|_| Vec::new()).collect();
         for (conn, seq, code, detail) in answers {
             match per.get_mut(conn.thread()) {
-                Some(b) => push_record(b, conn, seq, code, &detail),
+                Some(b) => push_record(b, conn, seq, code, detail.as_ref()),
                 None => {
                     self.shared.unrouted.fetch_add(1, Ordering::Relaxed);
                 }

@@ -9,8 +9,12 @@ use std::sync::mpsc::Sender;
 pub struct Answer {
     pub origin: Origin,
     pub code: u8,
-    pub detail: Vec<u8>,
+    pub detail: Detail,
 }
+
+/// An answer's detail. Short ones (a block number, an empty one) are kept inline: every
+/// included transaction gets one, and none of them allocates.
+pub type Detail = smallvec::SmallVec<[u8; 16]>;
 
 /// An answer to an in-process submission.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +43,7 @@ impl Answerer {
         if answers.is_empty() {
             return;
         }
-        let mut net = Vec::new();
+        let mut net: Vec<(netio::ConnId, u64, u8, Detail)> = Vec::new();
         for a in answers.drain(..) {
             match a.origin {
                 Origin::Ingest { conn, seq } => net.push((conn, seq, a.code, a.detail)),

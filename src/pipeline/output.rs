@@ -8,7 +8,7 @@
 //!   directory, the head time into the signature cache, and refused transactions out
 //!   of it, so that an identical resubmission is verified and tried again.
 
-use super::answer::{Answer, Answerer};
+use super::answer::{Answer, Answerer, Detail};
 use super::counters::{counters, PUBLISH_EVERY};
 use super::message::{code, Origin, Outcome, SealedBlock};
 use super::ring::Consumer;
@@ -168,7 +168,7 @@ impl OutputStage {
                     answers.push(Answer {
                         origin,
                         code: code::ACCEPTED,
-                        detail: Vec::new(),
+                        detail: Detail::new(),
                     });
                 }
             }
@@ -178,7 +178,7 @@ impl OutputStage {
                 answers.push(Answer {
                     origin,
                     code: code::REFUSED,
-                    detail: error.to_string().into_bytes(),
+                    detail: error.to_string().into_bytes().into(),
                 });
             }
             Outcome::Dropped { origin, id, error } => {
@@ -187,7 +187,7 @@ impl OutputStage {
                 answers.push(Answer {
                     origin,
                     code: code::DROPPED,
-                    detail: error.to_string().into_bytes(),
+                    detail: error.to_string().into_bytes().into(),
                 });
             }
             Outcome::Block(b) => self.block(*b, answers, local),
@@ -238,7 +238,7 @@ impl OutputStage {
             }
         }
         local.blocks += 1;
-        let num = b.block_num.to_string().into_bytes();
+        let num = Detail::from_slice(b.block_num.to_string().as_bytes());
         for (trx_num, origin) in b.origins.iter().enumerate() {
             answers.push(Answer {
                 origin: *origin,
@@ -246,7 +246,9 @@ impl OutputStage {
                 // In-process submitters (RPC) also learn the position in the block.
                 detail: match origin {
                     Origin::Ingest { .. } => num.clone(),
-                    Origin::Local { .. } => format!("{} {trx_num}", b.block_num).into_bytes(),
+                    Origin::Local { .. } => {
+                        format!("{} {trx_num}", b.block_num).into_bytes().into()
+                    }
                 },
             });
         }

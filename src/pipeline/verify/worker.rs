@@ -350,7 +350,7 @@ impl VerifyWorker {
         answers.push(Answer {
             origin,
             code,
-            detail: detail.into_bytes(),
+            detail: detail.into_bytes().into(),
         });
         Checked::Rejected { seq }
     }
