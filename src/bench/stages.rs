@@ -129,7 +129,6 @@ pub fn transfers(dev: &DevChain, users: usize, count: usize, sign: bool) -> Vec<
         .collect()
 }
 
-/// Batches of `batch` from `all` verified on every core of rayon's pool at once.
 /// The verify ceiling as measured: signatures per second with every core verifying,
 /// and the CPU time one signature cost (ns).
 #[derive(Debug, Clone, Copy)]
@@ -138,6 +137,7 @@ pub struct Ceiling {
     pub cpu_ns_per_signature: f64,
 }
 
+/// Batches of `batch` from `all` verified on every core of rayon's pool at once.
 fn ceiling_of(budget: Duration, all: &[cpu::Item<'_>], batch: usize) -> Ceiling {
     let (per_s, cpu_ns_per_signature) = rate_and_cpu(budget, all.len(), || {
         let ok: usize = all

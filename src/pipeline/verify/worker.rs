@@ -409,13 +409,24 @@ mod tests {
     /// A batch mixing transactions with one and two signers, a bad signature, a
     /// duplicate and undecodable bytes, from two connections in interleaved order:
     /// each result keeps its place, and every verified transaction carries its own
-    /// signers with their own key ids (the verify stage looks keys up in an order of
-    /// its own, by connection, and puts the hints back in the batch's order).
+    /// signers with their own key ids. Outside a flood the batch is verified in its
+    /// order; under one the verify stage looks keys up in an order of its own, by
+    /// connection, and puts the hints back in the batch's order.
     #[test]
     fn verdicts_and_key_hints_keep_their_transactions() {
+        verdicts_and_key_hints_keep_their_transactions_at(0);
+    }
+
+    #[test]
+    fn verdicts_and_key_hints_keep_their_transactions_under_a_flood() {
+        verdicts_and_key_hints_keep_their_transactions_at(FLOOD_PER_MILLE);
+    }
+
+    fn verdicts_and_key_hints_keep_their_transactions_at(bad_per_mille: u64) {
         let dev = DevChain::with_users(4, 1_000_000);
         let keys = Arc::new(KeyDirectory::from_chain(&dev.chain));
         let mut w = worker(&dev, keys);
+        w.bad_per_mille = bad_per_mille;
         let signed = |from: usize, signers: &[usize], amount: i64| {
             let op = dev.transfer_op(&format!("user{from}"), "user3", amount, 100);
             let keys: Vec<_> = signers.iter().map(|&i| user_key(i)).collect();
