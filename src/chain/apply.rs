@@ -170,8 +170,10 @@ impl Chain {
         }
     }
     /// The fourth step, once the accounts are in the cache: the balances a transfer
-    /// moves and its payer's statistics (where fees are credited).
+    /// moves and its payer's statistics (where fees are credited), and where the
+    /// duplicate index will record the transaction's id.
     pub fn prefetch_balances(&self, vtx: &VerifiedTransaction) {
+        self.store.dedup.prefetch_record(vtx.trx.trx.expiration);
         let Some(op) = vtx.trx.trx.operations.first() else {
             return;
         };

@@ -6,8 +6,16 @@
 //! Two transactions whose ids share 24 bytes would be one to the index; finding such
 //! a pair costs about 2⁹⁶ SHA-256 hashes (the reference's ids are 20 bytes).
 //! It is never iterated; expiry and the state digest walk `by_expiration`, an ordered
-//! map from expiration second to the ids in arrival order, so everything that can
-//! affect consensus is deterministic.
+//! map from expiration second to the bucket of ids that expire then, in arrival order,
+//! so everything that can affect consensus is deterministic.
+//!
+//! Recording an id appends it to its second's bucket. Clients choose expirations
+//! freely, so thousands of buckets take ids in turn, and each append lands in a
+//! different one. The buckets therefore live in a slab (`buckets`), and a small
+//! direct-mapped table (`recent`) finds a second's bucket without walking the ordered
+//! map; the BLP can then ask for the bucket's end ahead of time
+//! ([`TransactionDedup::prefetch_record`]). The undo journal keeps only the second of
+//! each recorded id: undoing it drops that bucket's newest id.
 //!
 //! The lookup table is a function of `by_expiration`, so a bulk load (a replay of
 //! trusted blocks, a snapshot) can leave it out while it records ids
@@ -24,19 +32,52 @@ use std::collections::BTreeMap;
 /// How much of each id the lookup table keeps (see the module docs).
 const ID_BYTES_KEPT: usize = 24;
 
+/// Entries of the direct-mapped bucket finder (a power of two): more than the
+/// expiration seconds that are usually live, at 8 bytes each.
+const RECENT: usize = 4096;
+
 enum Change {
-    Inserted(TransactionId, TimePointSec),
-    Expired(TimePointSec, Vec<TransactionId>),
+    /// An id was recorded: the newest of this second's bucket.
+    Inserted(TimePointSec),
+    /// A second's bucket expired (boxed, so that the common entry stays small).
+    Expired(Box<(TimePointSec, Vec<TransactionId>)>),
 }
 
-#[derive(Default)]
 pub struct TransactionDedup {
     /// Id → expiration second (see [`IdTable`]).
     ids: IdTable<u32, ID_BYTES_KEPT, Align32>,
-    by_expiration: BTreeMap<TimePointSec, Vec<TransactionId>>,
+    /// Expiration second → its bucket in `buckets`.
+    by_expiration: BTreeMap<TimePointSec, u32>,
+    /// Each live second's ids in arrival order, never empty; slots listed in `free`
+    /// are unused (and empty).
+    buckets: Vec<Vec<TransactionId>>,
+    free: Vec<u32>,
+    /// `second % RECENT` → `(second, bucket)` for a second whose bucket it names, or
+    /// `(0, u32::MAX)`. Whenever an entry names a bucket, `by_expiration` agrees.
+    recent: Box<[(u32, u32)]>,
     journal: Journal<Change>,
     /// `ids` is left empty while ids are recorded in bulk; `by_expiration` holds them.
     index_deferred: bool,
+}
+
+impl Default for TransactionDedup {
+    fn default() -> Self {
+        TransactionDedup {
+            ids: IdTable::default(),
+            by_expiration: BTreeMap::new(),
+            buckets: Vec::new(),
+            free: Vec::new(),
+            recent: vec![NO_BUCKET; RECENT].into_boxed_slice(),
+            journal: Journal::default(),
+            index_deferred: false,
+        }
+    }
+}
+
+const NO_BUCKET: (u32, u32) = (0, u32::MAX);
+
+fn recent_slot(expiration: TimePointSec) -> usize {
+    expiration.0 as usize % RECENT
 }
 
 impl TransactionDedup {
@@ -55,13 +96,53 @@ impl TransactionDedup {
         true
     }
     fn record(&mut self, id: TransactionId, expiration: TimePointSec) {
-        // Expirations mostly come in rising order: the newest bucket is the likely one,
-        // and the walk down the tree's right edge is shorter than a search.
-        match self.by_expiration.last_entry() {
-            Some(mut last) if *last.key() == expiration => last.get_mut().push(id),
-            _ => self.by_expiration.entry(expiration).or_default().push(id),
+        let b = match self.bucket_of(expiration) {
+            Some(b) => b,
+            None => self.open_bucket(expiration, Vec::new()),
+        };
+        self.buckets[b as usize].push(id);
+        self.journal.push(Change::Inserted(expiration));
+    }
+    /// The bucket of `expiration`, if it has one: from the direct-mapped finder, or
+    /// from the ordered map (and then remembered by the finder).
+    fn bucket_of(&mut self, expiration: TimePointSec) -> Option<u32> {
+        let slot = recent_slot(expiration);
+        let (second, b) = self.recent[slot];
+        if second == expiration.0 && b != u32::MAX {
+            return Some(b);
         }
-        self.journal.push(Change::Inserted(id, expiration));
+        let b = *self.by_expiration.get(&expiration)?;
+        self.recent[slot] = (expiration.0, b);
+        Some(b)
+    }
+    /// Gives `expiration` (which has no bucket) the bucket `ids`.
+    fn open_bucket(&mut self, expiration: TimePointSec, ids: Vec<TransactionId>) -> u32 {
+        let b = match self.free.pop() {
+            Some(b) => {
+                self.buckets[b as usize] = ids;
+                b
+            }
+            None => {
+                self.buckets.push(ids);
+                u32::try_from(self.buckets.len() - 1).expect("fewer than 2³² live seconds")
+            }
+        };
+        self.by_expiration.insert(expiration, b);
+        self.recent[recent_slot(expiration)] = (expiration.0, b);
+        b
+    }
+    /// Takes `expiration`'s bucket away (the second has one); its ids.
+    fn close_bucket(&mut self, expiration: TimePointSec) -> Vec<TransactionId> {
+        let b = self
+            .by_expiration
+            .remove(&expiration)
+            .expect("a second with ids has a bucket");
+        let slot = recent_slot(expiration);
+        if self.recent[slot] == (expiration.0, b) {
+            self.recent[slot] = NO_BUCKET;
+        }
+        self.free.push(b);
+        std::mem::take(&mut self.buckets[b as usize])
     }
     fn assert_indexed(&self) {
         assert!(
@@ -97,13 +178,10 @@ impl TransactionDedup {
         if !self.index_deferred {
             return Ok(());
         }
-        let n = self.by_expiration.values().map(Vec::len).sum();
-        let mut table = IdTable::with_secret(self.ids.secret(), n);
-        for (exp, ids) in &self.by_expiration {
-            for id in ids {
-                if !table.insert_new(&id.0, exp.0) {
-                    return Err(*id);
-                }
+        let mut table = IdTable::with_secret(self.ids.secret(), self.len());
+        for (exp, id) in self.iter_ordered() {
+            if !table.insert_new(&id.0, exp.0) {
+                return Err(*id);
             }
         }
         self.ids = table;
@@ -112,22 +190,25 @@ impl TransactionDedup {
     }
     /// Forgets every id whose expiration is before `now`.
     pub fn expire(&mut self, now: TimePointSec) {
-        while let Some(entry) = self.by_expiration.first_entry() {
-            if *entry.key() >= now {
+        while let Some((&exp, _)) = self.by_expiration.first_key_value() {
+            if exp >= now {
                 break;
             }
-            let (exp, ids) = entry.remove_entry();
+            let ids = self.close_bucket(exp);
             if !self.index_deferred {
                 for id in &ids {
                     self.ids.remove(&id.0);
                 }
             }
-            self.journal.push(Change::Expired(exp, ids));
+            self.journal.push(Change::Expired(Box::new((exp, ids))));
         }
     }
     pub fn len(&self) -> usize {
         if self.index_deferred {
-            self.by_expiration.values().map(Vec::len).sum()
+            self.by_expiration
+                .values()
+                .map(|&b| self.buckets[b as usize].len())
+                .sum()
         } else {
             self.ids.len()
         }
@@ -135,11 +216,12 @@ impl TransactionDedup {
     pub fn is_empty(&self) -> bool {
         self.by_expiration.is_empty()
     }
-    /// Deterministic walk for the state digest and snapshots.
+    /// Deterministic walk for the state digest and snapshots: by expiration, then in
+    /// arrival order.
     pub fn iter_ordered(&self) -> impl Iterator<Item = (TimePointSec, &TransactionId)> {
         self.by_expiration
             .iter()
-            .flat_map(|(e, ids)| ids.iter().map(move |id| (*e, id)))
+            .flat_map(|(e, &b)| self.buckets[b as usize].iter().map(move |id| (*e, id)))
     }
     pub fn reserve(&mut self, n: usize) {
         self.ids.reserve(n);
@@ -148,17 +230,33 @@ impl TransactionDedup {
     /// [`TransactionDedup::iter_ordered`] (the digest and the image) reads. The copy's
     /// index is deferred: it answers no lookups.
     pub fn clone_committed(&self) -> TransactionDedup {
-        TransactionDedup {
-            ids: IdTable::default(),
-            by_expiration: self.by_expiration.clone(),
-            journal: Journal::default(),
+        let mut copy = TransactionDedup {
             index_deferred: true,
+            ..TransactionDedup::default()
+        };
+        for (&exp, &b) in &self.by_expiration {
+            copy.open_bucket(exp, self.buckets[b as usize].clone());
         }
+        copy
     }
     /// Starts loading the memory that `insert_new(id, ..)` will touch, so that the
     /// BLP can overlap the cache misses of the transactions it is about to apply.
     pub fn prefetch(&self, id: &TransactionId) {
         self.ids.prefetch(&id.0);
+    }
+    /// Starts loading where `insert_new(.., expiration)` will append, when the
+    /// direct-mapped finder knows the second's bucket (a later step of the BLP's
+    /// look-ahead than [`Self::prefetch`]: it reads the finder and the bucket's header).
+    pub fn prefetch_record(&self, expiration: TimePointSec) {
+        let (second, b) = self.recent[recent_slot(expiration)];
+        if second == expiration.0 {
+            if let Some(bucket) = self.buckets.get(b as usize) {
+                super::prefetch_bytes(
+                    bucket.as_ptr().wrapping_add(bucket.len()) as *const u8,
+                    std::mem::size_of::<TransactionId>(),
+                );
+            }
+        }
     }
 }
 
@@ -169,27 +267,26 @@ impl Journaled for TransactionDedup {
     fn rollback_to(&mut self, mark: usize) {
         while let Some(change) = self.journal.pop_after(mark) {
             match change {
-                Change::Inserted(id, exp) => {
+                Change::Inserted(exp) => {
+                    // Undone newest first: the bucket's newest id is this entry's.
+                    let b = self.bucket_of(exp).expect("bucket of an inserted id");
+                    let bucket = &mut self.buckets[b as usize];
+                    let id = bucket.pop().expect("a bucket is never empty");
+                    if bucket.is_empty() {
+                        self.close_bucket(exp);
+                    }
                     if !self.index_deferred {
                         self.ids.remove(&id.0);
                     }
-                    let bucket = self
-                        .by_expiration
-                        .get_mut(&exp)
-                        .expect("bucket of an inserted id");
-                    let last = bucket.pop();
-                    debug_assert_eq!(last, Some(id));
-                    if bucket.is_empty() {
-                        self.by_expiration.remove(&exp);
-                    }
                 }
-                Change::Expired(exp, ids) => {
+                Change::Expired(expired) => {
+                    let (exp, ids) = *expired;
                     if !self.index_deferred {
                         for id in &ids {
                             self.ids.insert_new(&id.0, exp.0);
                         }
                     }
-                    self.by_expiration.insert(exp, ids);
+                    self.open_bucket(exp, ids);
                 }
             }
         }
@@ -249,6 +346,93 @@ mod tests {
         d.defer_index();
         d.record_unchecked(id(1), TimePointSec(60));
         assert_eq!(d.build_index(), Err(id(1)));
+    }
+
+    #[test]
+    fn a_journal_entry_is_small() {
+        assert!(std::mem::size_of::<Change>() <= 16);
+    }
+
+    #[test]
+    fn seconds_that_share_a_finder_slot_keep_their_own_buckets() {
+        let mut d = TransactionDedup::default();
+        let (a, b) = (TimePointSec(7), TimePointSec(7 + RECENT as u32));
+        assert!(d.insert_new(id(1), a));
+        assert!(d.insert_new(id(2), b));
+        assert!(d.insert_new(id(3), a));
+        assert!(d.insert_new(id(4), b));
+        let m = d.mark();
+        d.expire(TimePointSec(8));
+        assert!(!d.contains(&id(1)) && !d.contains(&id(3)));
+        assert!(
+            d.insert_new(id(5), a),
+            "a second that expired can take ids again"
+        );
+        d.rollback_to(m);
+        let order: Vec<_> = d.iter_ordered().map(|(e, i)| (e, *i)).collect();
+        assert_eq!(order, [(a, id(1)), (a, id(3)), (b, id(2)), (b, id(4))]);
+    }
+
+    mod model {
+        use super::super::{TransactionDedup, RECENT};
+        use super::id;
+        use crate::chain::store::journal::Journaled;
+        use crate::protocol::{TimePointSec, TransactionId};
+        use proptest::prelude::*;
+
+        /// The ids in arrival order, each with its second.
+        type Model = Vec<(TimePointSec, TransactionId)>;
+
+        fn ordered(m: &Model) -> Model {
+            let mut v = m.clone();
+            v.sort_by_key(|&(e, _)| e); // stable: arrival order within a second
+            v
+        }
+
+        proptest! {
+            /// Inserts, expiries and rollbacks over seconds that collide in the bucket
+            /// finder agree with a plain list of ids: the answers, the length and the
+            /// ordered walk; a snapshot's copy walks the same.
+            #[test]
+            fn agrees_with_a_list(
+                ops in prop::collection::vec((0u8..5, 0u8..24, 0u32..6), 1..80),
+            ) {
+                let second = |k: u32| TimePointSec(10 + k % 3 + (k / 3) * RECENT as u32);
+                let mut d = TransactionDedup::default();
+                let mut model: Model = Vec::new();
+                let mut marks: Vec<(usize, Model)> = Vec::new();
+                for (kind, n, k) in ops {
+                    match kind {
+                        0 | 1 => {
+                            let new = !model.iter().any(|&(_, i)| i == id(n));
+                            prop_assert_eq!(d.insert_new(id(n), second(k)), new);
+                            if new {
+                                model.push((second(k), id(n)));
+                            }
+                        }
+                        2 => {
+                            d.expire(second(k));
+                            model.retain(|&(e, _)| e >= second(k));
+                        }
+                        3 => marks.push((d.mark(), model.clone())),
+                        _ => if let Some((m, old)) = marks.pop() {
+                            d.rollback_to(m);
+                            model = old;
+                        },
+                    }
+                    prop_assert_eq!(d.len(), model.len());
+                    prop_assert_eq!(d.is_empty(), model.is_empty());
+                    let walk: Model = d.iter_ordered().map(|(e, i)| (e, *i)).collect();
+                    prop_assert_eq!(&walk, &ordered(&model));
+                    for n in 0u8..24 {
+                        prop_assert_eq!(d.contains(&id(n)), model.iter().any(|&(_, i)| i == id(n)));
+                    }
+                }
+                let copy = d.clone_committed();
+                let walk: Model = copy.iter_ordered().map(|(e, i)| (e, *i)).collect();
+                prop_assert_eq!(walk, ordered(&model));
+            }
+        }
     }
 
     mod deferred {
