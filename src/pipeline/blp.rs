@@ -14,13 +14,13 @@
 //! transactions, about 2% of a core at 100k TPS).
 
 use super::counters::{counters, PUBLISH_EVERY};
-use super::message::{Checked, Origin, Outcome, SealedBlock};
+use super::message::{Checked, Origin, Outcome, SealedBlock, SpareLists};
 use super::pending::PendingFeed;
 use super::query::{reads_budget, Reads, Taken};
 use super::ring::{Consumer, Producer};
 use super::wait::{Doorbell, Idler, WaitStrategy};
 use crate::chain::{BlockContext, BlockError, Chain, TxError, VerifiedTransaction};
-use crate::protocol::block::{merkle_root_of_leaves, BLOCK_ENVELOPE_BYTES};
+use crate::protocol::block::{merkle_root_in_place, BLOCK_ENVELOPE_BYTES};
 use crate::protocol::{BlockHeader, PublicKey, TimePointSec};
 use parking_lot::{RwLock, RwLockWriteGuard};
 use std::collections::{BTreeSet, VecDeque};
@@ -88,6 +88,10 @@ pub struct Blp {
     pending: Vec<(VerifiedTransaction, Origin)>,
     /// Valid, but did not fit into the pending block.
     held: VecDeque<(VerifiedTransaction, Origin)>,
+    /// The pending block's merkle leaves while it is sealed (kept for the next block).
+    leaves: Vec<[u8; 32]>,
+    /// Pending lists of sealed blocks, given back by the output stage.
+    pub spare: SpareLists,
     /// Key ids the output stage has been told about.
     keys_announced: u32,
     counts: BlpCounts,
@@ -109,6 +113,8 @@ impl Blp {
             producing,
             pending: Vec::with_capacity(pending),
             held: VecDeque::new(),
+            leaves: Vec::new(),
+            spare: SpareLists::default(),
             keys_announced,
             counts: BlpCounts::default(),
             pending_feed: None,
@@ -174,13 +180,14 @@ impl Blp {
         if !self.producing.contains(&signing_key) {
             return Ok(None);
         }
-        let leaves: Vec<[u8; 32]> = self.pending.iter().map(|(v, _)| v.merkle_leaf).collect();
-        let ids = self.pending.iter().map(|(v, _)| v.id).collect();
+        self.leaves.clear();
+        self.leaves
+            .extend(self.pending.iter().map(|(v, _)| v.merkle_leaf));
         let header = BlockHeader {
             previous: self.chain.store.dynamic().head_block_id,
             timestamp: self.chain.slot_time(slot),
             witness,
-            transaction_merkle_root: merkle_root_of_leaves(leaves),
+            transaction_merkle_root: merkle_root_in_place(&mut self.leaves),
             extensions: Default::default(),
         };
         let packed_size = BLOCK_ENVELOPE_BYTES
@@ -196,14 +203,12 @@ impl Blp {
         };
         self.chain.seal_pending_block(&header, &ctx)?;
         self.snapshot_if_due(header.block_num());
-        // Drained rather than taken, so the list keeps its room for the next block.
-        let (transactions, origins) = self
-            .pending
-            .drain(..)
-            .map(|(v, o)| (v.trx, o))
-            .unzip::<_, _, Vec<_>, Vec<_>>();
+        // The pending list becomes the block's; the next one is a list that an earlier
+        // block gave back, with its room.
+        let next = self.spare.take(self.pending.capacity());
+        let included = std::mem::replace(&mut self.pending, next);
         self.counts.blocks += 1;
-        self.counts.block_transactions += transactions.len() as u64;
+        self.counts.block_transactions += included.len() as u64;
         let keys_now = self.chain.keys_count();
         let new_keys = (
             self.keys_announced,
@@ -216,9 +221,7 @@ impl Blp {
             block_num: header.block_num(),
             header,
             signing_key,
-            transactions,
-            ids,
-            origins,
+            included,
             new_keys,
             last_irreversible: self.chain.last_irreversible_block_num(),
             seal_us: started.elapsed().as_micros() as u64,

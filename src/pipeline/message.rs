@@ -54,16 +54,46 @@ pub struct SealedBlock {
     pub header: BlockHeader,
     pub block_num: u32,
     pub signing_key: PublicKey,
-    pub transactions: Vec<Arc<SignedTransaction>>,
-    /// Their ids, as the verify stage computed them.
-    pub ids: Vec<TransactionId>,
-    pub origins: Vec<Origin>,
+    /// Its transactions in order (with their ids, as the verify stage computed them),
+    /// each with where it came from: the BLP's pending list itself. The output stage
+    /// hands the emptied list back through [`SpareLists`].
+    pub included: Included,
     /// Keys that got ids in this block: (first new id, keys in id order).
     pub new_keys: (u32, Vec<PublicKey>),
     pub last_irreversible: u32,
     /// BLP time spent sealing, in microseconds.
     pub seal_us: u64,
     pub sealed_at: Instant,
+}
+
+/// Emptied transaction lists of sealed blocks, on their way back from the output stage
+/// to the BLP, whose next pending list reuses one. A block's list is tens of MB at full
+/// load; the allocator does not reliably reuse memory freed on another thread, and
+/// fresh memory costs a page fault and zeroing per page (`docs/BENCHMARKS.md`).
+#[derive(Clone, Default)]
+pub struct SpareLists(Arc<parking_lot::Mutex<Vec<Included>>>);
+
+/// A sealed block's transactions with their origins, in order.
+pub type Included = Vec<(VerifiedTransaction, Origin)>;
+
+/// Emptied lists kept, at most: one is back long before the next block is sealed.
+const SPARE_LISTS: usize = 2;
+
+impl SpareLists {
+    /// Gives an emptied list back (dropped when enough are waiting).
+    pub fn give(&self, mut list: Included) {
+        list.clear();
+        let mut spare = self.0.lock();
+        if spare.len() < SPARE_LISTS {
+            spare.push(list);
+        }
+    }
+    /// An empty list with room for `capacity` transactions: a spare one if there is one.
+    pub fn take(&self, capacity: usize) -> Included {
+        let mut list = self.0.lock().pop().unwrap_or_default();
+        list.reserve(capacity);
+        list
+    }
 }
 
 /// BLP → output stage.
@@ -126,5 +156,58 @@ pub mod code {
             DROPPED => "dropped",
             _ => "unknown",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::Signers;
+    use crate::protocol::{Transaction, TransactionId};
+
+    fn entry(n: u8) -> (VerifiedTransaction, Origin) {
+        let trx = SignedTransaction {
+            trx: Transaction {
+                ref_block_num: 0,
+                ref_block_prefix: 0,
+                expiration: Default::default(),
+                operations: Vec::new(),
+                extensions: Default::default(),
+            },
+            signatures: Default::default(),
+            signer_keys: Default::default(),
+        };
+        let vtx = VerifiedTransaction {
+            trx: Arc::new(trx),
+            id: TransactionId([n; 32]),
+            packed_size: 0,
+            signers: Signers::new(),
+            merkle_leaf: [n; 32],
+        };
+        (vtx, Origin::Local { tag: n as u64 })
+    }
+
+    #[test]
+    fn spare_lists_come_back_empty_with_their_room() {
+        let spare = SpareLists::default();
+        let fresh = spare.take(10);
+        assert!(fresh.is_empty() && fresh.capacity() >= 10);
+        let mut list = Vec::with_capacity(1000);
+        list.extend((0..5).map(entry));
+        let at = list.as_ptr();
+        spare.give(list);
+        let again = spare.take(10);
+        assert!(again.is_empty(), "given back emptied");
+        assert_eq!(again.as_ptr(), at, "the same memory");
+        assert!(again.capacity() >= 1000);
+        assert!(spare.take(0).capacity() == 0, "only one was waiting");
+        for _ in 0..SPARE_LISTS + 3 {
+            spare.give(Vec::with_capacity(8));
+        }
+        assert_eq!(
+            spare.0.lock().len(),
+            SPARE_LISTS,
+            "at most this many are kept"
+        );
     }
 }

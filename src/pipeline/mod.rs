@@ -372,8 +372,10 @@ impl Pipeline {
         let (outcome_p, outcome_c) = ring::ring(config.outcome_ring);
         let pending_feed = Arc::new(pending::PendingFeed::default());
         let failure: Arc<parking_lot::Mutex<Option<String>>> = Default::default();
+        let spare = message::SpareLists::default();
         let stage = OutputStage {
             input: outcome_c,
+            spare: spare.clone(),
             pending_feed: Some(pending_feed.clone()),
             bell: output_bell.clone(),
             answers: answers.clone(),
@@ -402,6 +404,7 @@ impl Pipeline {
         let blp_counters = Arc::new(BlpCounters::default());
         let mut blp = Blp::with_reserve(chain, producing, config.pending_reserve);
         blp.pending_feed = Some(pending_feed.clone());
+        blp.spare = spare;
         blp.snapshot = config.storage.as_ref().and_then(|s| s.snapshot.clone());
         let state: SharedBlp = Arc::new(RwLock::new(Some(blp)));
         let reads = Arc::new(query::Reads::new(blp_bell.clone()));

@@ -10,7 +10,7 @@
 
 use super::answer::{Answer, Answerer, Detail};
 use super::counters::{counters, PUBLISH_EVERY};
-use super::message::{code, Origin, Outcome, SealedBlock};
+use super::message::{code, Origin, Outcome, SealedBlock, SpareLists};
 use super::ring::Consumer;
 use super::verify::cache::{KeyDirectory, SeenCache};
 use super::wait::{Doorbell, Idler, WaitStrategy};
@@ -100,6 +100,8 @@ pub struct OutputStage {
     pub(crate) pending_feed: Option<Arc<super::pending::PendingFeed>>,
     pub(crate) bell: Arc<Doorbell>,
     pub(crate) answers: Answerer,
+    /// Where sealed blocks' emptied transaction lists go back to the BLP.
+    pub(crate) spare: SpareLists,
     pub(crate) seen: Arc<SeenCache>,
     pub(crate) keys: Arc<KeyDirectory>,
     pub(crate) witness_keys: WitnessKeys,
@@ -218,28 +220,13 @@ impl OutputStage {
             return;
         }
         let witness_signature = key.sign(&b.header.signing_digest(&self.chain_id).0);
-        let count = b.transactions.len();
-        let block = SignedBlock {
-            header: b.header,
-            witness_signature,
-            transactions: b
-                .transactions
-                .into_iter()
-                .map(|t| Arc::try_unwrap(t).unwrap_or_else(|t| (*t).clone()))
-                .collect(),
-        };
-        if let Some(storage) = &self.storage {
-            if let Err(e) = write_block(storage, &block, b.last_irreversible) {
-                let why = format!("block #{} could not be written: {e}", b.block_num);
-                tracing::error!("{why}; stopping block production");
-                *self.failure.lock() = Some(why);
-                self.halt.store(true, Ordering::Relaxed);
-                return;
-            }
-        }
-        local.blocks += 1;
+        let mut included = b.included;
+        let count = included.len();
+        // The answers are made while the list still holds the origins, and taken back
+        // if the block cannot be written: nobody hears of a block before it is logged.
+        let answered_from = answers.len();
         let num = Detail::from_slice(b.block_num.to_string().as_bytes());
-        for (trx_num, origin) in b.origins.iter().enumerate() {
+        for (trx_num, (_, origin)) in included.iter().enumerate() {
             answers.push(Answer {
                 origin: *origin,
                 code: code::INCLUDED,
@@ -252,7 +239,31 @@ impl OutputStage {
                 },
             });
         }
-        local.included += b.origins.len() as u64;
+        let ids: Option<Arc<[crate::protocol::TransactionId]>> = self
+            .observer
+            .as_ref()
+            .map(|_| included.iter().map(|(v, _)| v.id).collect());
+        let block = SignedBlock {
+            header: b.header,
+            witness_signature,
+            transactions: included
+                .drain(..)
+                .map(|(v, _)| Arc::try_unwrap(v.trx).unwrap_or_else(|t| (*t).clone()))
+                .collect(),
+        };
+        self.spare.give(included);
+        if let Some(storage) = &self.storage {
+            if let Err(e) = write_block(storage, &block, b.last_irreversible) {
+                answers.truncate(answered_from);
+                let why = format!("block #{} could not be written: {e}", b.block_num);
+                tracing::error!("{why}; stopping block production");
+                *self.failure.lock() = Some(why);
+                self.halt.store(true, Ordering::Relaxed);
+                return;
+            }
+        }
+        local.blocks += 1;
+        local.included += count as u64;
         tracing::info!(
             "block #{} txs={} apply={}us witness={} lib={}",
             b.block_num,
@@ -261,10 +272,10 @@ impl OutputStage {
             block.header.witness,
             b.last_irreversible
         );
-        if let Some(obs) = &self.observer {
+        if let (Some(obs), Some(ids)) = (&self.observer, ids) {
             let _ = obs.send(ProducedBlock {
                 block: Arc::new(block),
-                ids: b.ids.into(),
+                ids,
                 sealed_at: b.sealed_at,
                 seal_us: b.seal_us,
                 last_irreversible: b.last_irreversible,

@@ -77,6 +77,11 @@ pub fn merkle_root(transactions: &[SignedTransaction]) -> Digest32 {
 /// The merkle root over precomputed leaves (SHA-256 of each signed transaction's
 /// encoding, as the verify stage computes them).
 pub fn merkle_root_of_leaves(mut level: Vec<[u8; 32]>) -> Digest32 {
+    merkle_root_in_place(&mut level)
+}
+
+/// [`merkle_root_of_leaves`] computed over the caller's buffer, which it overwrites.
+pub fn merkle_root_in_place(level: &mut [[u8; 32]]) -> Digest32 {
     if level.is_empty() {
         return Digest32::default();
     }
