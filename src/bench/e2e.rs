@@ -11,7 +11,7 @@
 //! transfers with invalid signatures; the report gives the good throughput.
 
 use super::stages::transfers;
-use crate::pipeline::counters::process_cpu_ns;
+use crate::pipeline::counters::{cpu_ns_by_thread_name, process_cpu_ns};
 use crate::pipeline::message::code;
 use crate::pipeline::Pipeline;
 use crate::profile::Profile;
@@ -91,6 +91,11 @@ pub struct E2eReport {
     /// went to signature work, measured inside the window.
     pub cpus_busy: f64,
     pub cpu_ns_per_transaction: f64,
+    /// That CPU time per sustained transaction (ns) split by thread name (`verify`,
+    /// `blp`, `netio`, `output`, the bench's `bench-writer` and `bench-reader`...):
+    /// where a transaction's CPU goes, without a profiler. Empty where the threads'
+    /// clocks cannot be read.
+    pub cpu_ns_per_transaction_by_thread: BTreeMap<String, f64>,
     /// Signatures per verify batch, on average over the run (the batch equation's
     /// cost per signature falls with its size up to the profile's `verify.batch`).
     pub verify_signatures_per_batch: f64,
@@ -350,6 +355,7 @@ pub fn run(
     let backend = format!("{:?}", pipeline.ingest_backend());
     let started = Instant::now();
     let cpu_at_start = process_cpu_ns();
+    let threads_at_start = cpu_ns_by_thread_name();
     let stop_sending = Arc::new(AtomicBool::new(false));
     let included = Arc::new(AtomicU64::new(0));
     let mut handles = Vec::new();
@@ -389,6 +395,13 @@ pub fn run(
     stop_sending.store(true, Ordering::Relaxed);
     let send_end = started.elapsed();
     let cpu_sending = process_cpu_ns().saturating_sub(cpu_at_start);
+    let threads_sending: BTreeMap<String, u64> = cpu_ns_by_thread_name()
+        .into_iter()
+        .map(|(name, ns)| {
+            let before = threads_at_start.get(&name).copied().unwrap_or(0);
+            (name, ns.saturating_sub(before))
+        })
+        .collect();
     let mut hist = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).expect("bounds");
     let mut r = E2eReport {
         ingest_backend: backend,
@@ -479,5 +492,10 @@ pub fn run(
         stats.verify.signature_cpu_ns as f64 / stats.verify.signatures.max(1) as f64;
     r.cpus_busy = cpu_sending as f64 / send_end.as_nanos().max(1) as f64;
     r.cpu_ns_per_transaction = r.cpus_busy * 1e9 / r.tps.max(1.0);
+    let transactions = r.tps.max(1.0) * send_end.as_secs_f64().max(1e-9);
+    r.cpu_ns_per_transaction_by_thread = threads_sending
+        .into_iter()
+        .map(|(name, ns)| (name, ns as f64 / transactions))
+        .collect();
     Ok(r)
 }

@@ -427,6 +427,15 @@ fn print_summary(r: &Report, json: &std::path::Path, png: &std::path::Path) {
             e.signature_cpu_ns,
             100.0 * e.signature_cpu_ns / e.cpu_ns_per_transaction.max(1.0)
         );
+        if !e.cpu_ns_per_transaction_by_thread.is_empty() {
+            let split: Vec<String> = e
+                .cpu_ns_per_transaction_by_thread
+                .iter()
+                .filter(|(_, &ns)| ns >= 1.0)
+                .map(|(name, ns)| format!("{name} {ns:.0}"))
+                .collect();
+            println!("CPU per transaction by thread (ns): {}", split.join(", "));
+        }
         if let Some(c) = e.ceiling_signature_cpu_ns {
             println!(
                 "signature work: {:.0} ns of CPU per signature in the verify workers, {:.0} ns in the ceiling ({:.2}x)",
