@@ -92,13 +92,23 @@ fn thread_group(name: &str) -> &str {
 /// CPUCLOCK_SCHED)` in the kernel's `posix-timers.h`, as glibc's
 /// `pthread_getcpuclockid` does). `None` once the thread has ended.
 fn thread_clock_ns(tid: i32) -> Option<u64> {
-    let clock: libc::clockid_t = (!tid << 3) | 6;
+    clock_ns((!tid << 3) | 6)
+}
+
+fn cpu_clock_ns(clock: libc::clockid_t) -> u64 {
+    // Both clocks exist on every Linux this builds for.
+    clock_ns(clock).unwrap_or(0)
+}
+
+/// The time on `clock`, in ns; `None` if the clock cannot be read (a thread's clock
+/// once the thread has ended).
+fn clock_ns(clock: libc::clockid_t) -> Option<u64> {
     let mut t = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    // SAFETY: clock_gettime writes one timespec, which `t` is; a clock id that names no
-    // thread of this process makes it fail with EINVAL, and nothing is read then.
+    // SAFETY: clock_gettime writes one timespec, which `t` is; a clock id that names
+    // no clock makes it fail with EINVAL, and `t` is not read then.
     if unsafe { libc::clock_gettime(clock, &mut t) } != 0 {
         return None;
     }
@@ -107,19 +117,6 @@ fn thread_clock_ns(tid: i32) -> Option<u64> {
             .saturating_mul(1_000_000_000)
             .saturating_add(t.tv_nsec as u64),
     )
-}
-
-fn cpu_clock_ns(clock: libc::clockid_t) -> u64 {
-    let mut t = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec, which `t` is; both clocks exist on
-    // every Linux this builds for. On failure `t` stays zero.
-    unsafe { libc::clock_gettime(clock, &mut t) };
-    (t.tv_sec as u64)
-        .saturating_mul(1_000_000_000)
-        .saturating_add(t.tv_nsec as u64)
 }
 
 #[cfg(test)]

@@ -106,14 +106,17 @@ impl TransactionDedup {
     /// The bucket of `expiration`, if it has one: from the direct-mapped finder, or
     /// from the ordered map (and then remembered by the finder).
     fn bucket_of(&mut self, expiration: TimePointSec) -> Option<u32> {
-        let slot = recent_slot(expiration);
-        let (second, b) = self.recent[slot];
-        if second == expiration.0 && b != u32::MAX {
+        if let Some(b) = self.found(expiration) {
             return Some(b);
         }
         let b = *self.by_expiration.get(&expiration)?;
-        self.recent[slot] = (expiration.0, b);
+        self.recent[recent_slot(expiration)] = (expiration.0, b);
         Some(b)
+    }
+    /// The bucket of `expiration`, if the direct-mapped finder names it.
+    fn found(&self, expiration: TimePointSec) -> Option<u32> {
+        let (second, b) = self.recent[recent_slot(expiration)];
+        (second == expiration.0 && b != u32::MAX).then_some(b)
     }
     /// Gives `expiration` (which has no bucket) the bucket `ids`.
     fn open_bucket(&mut self, expiration: TimePointSec, ids: Vec<TransactionId>) -> u32 {
@@ -248,14 +251,11 @@ impl TransactionDedup {
     /// direct-mapped finder knows the second's bucket (a later step of the BLP's
     /// look-ahead than [`Self::prefetch`]: it reads the finder and the bucket's header).
     pub fn prefetch_record(&self, expiration: TimePointSec) {
-        let (second, b) = self.recent[recent_slot(expiration)];
-        if second == expiration.0 {
-            if let Some(bucket) = self.buckets.get(b as usize) {
-                super::prefetch_bytes(
-                    bucket.as_ptr().wrapping_add(bucket.len()) as *const u8,
-                    std::mem::size_of::<TransactionId>(),
-                );
-            }
+        if let Some(bucket) = self.found(expiration).map(|b| &self.buckets[b as usize]) {
+            super::prefetch_bytes(
+                bucket.as_ptr().wrapping_add(bucket.len()) as *const u8,
+                std::mem::size_of::<TransactionId>(),
+            );
         }
     }
 }
