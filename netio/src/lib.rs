@@ -573,7 +573,11 @@ impl Responder {
         answers: impl IntoIterator<Item = (ConnId, u64, u8, D)>,
     ) {
         let n = self.shared.threads.len();
-        let mut per: Vec<Vec<u8>> = (0..n).map(|_| Vec::new()).collect();
+        let answers = answers.into_iter();
+        // Room for short details up front: a block's answers (hundreds of thousands)
+        // are not built by doubling and copying.
+        let room = answers.size_hint().0.saturating_mul(RECORD_FIXED + 8) / n.max(1);
+        let mut per: Vec<Vec<u8>> = (0..n).map(|_| Vec::with_capacity(room)).collect();
         for (conn, seq, code, detail) in answers {
             match per.get_mut(conn.thread()) {
                 Some(b) => push_record(b, conn, seq, code, detail.as_ref()),

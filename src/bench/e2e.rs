@@ -129,8 +129,12 @@ struct ConnResult {
 /// ready for waits in the client (timed) rather than in a deep socket buffer.
 const CLIENT_SEND_BUFFER: u32 = 64 * 1024;
 
-/// Frames a writer hands to the socket in one write.
-const WRITE_CHUNK: u64 = 64;
+/// Frames a writer hands to the socket in one write (about 45 KB of transfers). With
+/// 64 frames per write, the clients' sends and the kernel's loopback delivery cost
+/// about 190 ns of the machine's CPU per transaction; with 256, about 120 ns
+/// (`docs/BENCHMARKS.md`, eleventh part). The latency stamp is taken before the write,
+/// so time spent blocked in it is still counted.
+const WRITE_CHUNK: u64 = 256;
 
 /// One connection's frames, encoded (length prefix and body) back to back before the
 /// run, so that a writer hands the socket a slice of this without copying it first.

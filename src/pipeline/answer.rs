@@ -43,7 +43,7 @@ impl Answerer {
         if answers.is_empty() {
             return;
         }
-        let mut net: Vec<(netio::ConnId, u64, u8, Detail)> = Vec::new();
+        let mut net: Vec<(netio::ConnId, u64, u8, Detail)> = Vec::with_capacity(answers.len());
         for a in answers.drain(..) {
             match a.origin {
                 Origin::Ingest { conn, seq } => net.push((conn, seq, a.code, a.detail)),

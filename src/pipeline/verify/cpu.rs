@@ -116,11 +116,15 @@ pub fn verify_batch(items: &[Item<'_>]) -> Vec<bool> {
 /// same either way; only the cost differs.
 pub fn verify_batch_with(items: &[Item<'_>], on_failure: OnFailure) -> Vec<bool> {
     let mut verdicts = vec![false; items.len()];
-    let prepared: Vec<(usize, Prepared)> = items
-        .iter()
-        .enumerate()
-        .filter_map(|(i, it)| prepare(it).map(|p| (i, p)))
-        .collect();
+    // Sized up front: collected from a `filter_map`, the list would otherwise grow by
+    // doubling, copying its ~400-byte entries and taking fresh allocator pages.
+    let mut prepared: Vec<(usize, Prepared)> = Vec::with_capacity(items.len());
+    prepared.extend(
+        items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, it)| prepare(it).map(|p| (i, p))),
+    );
     let mut weights = Weights::new();
     settle(&prepared, &mut verdicts, &mut weights, on_failure);
     verdicts
