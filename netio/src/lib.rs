@@ -575,8 +575,10 @@ impl Responder {
         let n = self.shared.threads.len();
         let answers = answers.into_iter();
         // Room for short details up front: a block's answers (hundreds of thousands)
-        // are not built by doubling and copying.
-        let room = answers.size_hint().0.saturating_mul(RECORD_FIXED + 8) / n.max(1);
+        // are not built by doubling and copying. The upper bound serves a filtered
+        // list, whose lower bound is zero.
+        let (least, most) = answers.size_hint();
+        let room = most.unwrap_or(least).saturating_mul(RECORD_FIXED + 8) / n.max(1);
         let mut per: Vec<Vec<u8>> = (0..n).map(|_| Vec::with_capacity(room)).collect();
         for (conn, seq, code, detail) in answers {
             match per.get_mut(conn.thread()) {

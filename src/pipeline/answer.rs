@@ -38,29 +38,30 @@ impl Answerer {
     pub fn new(ingest: Option<netio::Responder>, local: Option<Sender<LocalAnswer>>) -> Answerer {
         Answerer { ingest, local }
     }
-    /// Sends and empties `answers`: one wake-up of each network thread per call.
+    /// Sends and empties `answers`: one wake-up of each network thread per call. The
+    /// connections' answers go to the network threads in one pass over the list; the
+    /// in-process ones are sent on the way.
     pub fn send(&self, answers: &mut Vec<Answer>) {
         if answers.is_empty() {
             return;
         }
-        let mut net: Vec<(netio::ConnId, u64, u8, Detail)> = Vec::with_capacity(answers.len());
-        for a in answers.drain(..) {
-            match a.origin {
-                Origin::Ingest { conn, seq } => net.push((conn, seq, a.code, a.detail)),
-                Origin::Local { tag } => {
-                    if let Some(l) = &self.local {
-                        // A submitter that went away does not want its answer.
-                        let _ = l.send(LocalAnswer {
-                            tag,
-                            code: a.code,
-                            detail: String::from_utf8_lossy(&a.detail).into_owned(),
-                        });
-                    }
+        let net = answers.drain(..).filter_map(|a| match a.origin {
+            Origin::Ingest { conn, seq } => Some((conn, seq, a.code, a.detail)),
+            Origin::Local { tag } => {
+                if let Some(l) = &self.local {
+                    // A submitter that went away does not want its answer.
+                    let _ = l.send(LocalAnswer {
+                        tag,
+                        code: a.code,
+                        detail: String::from_utf8_lossy(&a.detail).into_owned(),
+                    });
                 }
+                None
             }
-        }
-        if let (Some(r), false) = (&self.ingest, net.is_empty()) {
-            r.answer_many(net);
+        });
+        match &self.ingest {
+            Some(r) => r.answer_many(net),
+            None => net.for_each(drop),
         }
     }
 }
