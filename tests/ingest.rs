@@ -227,8 +227,17 @@ fn backpressure(backend: netio::BackendChoice, expect: netio::Backend) {
         .map(|a| String::from_utf8_lossy(&a.detail).parse().unwrap())
         .collect();
     assert!(blocks.windows(2).all(|w| w[0] <= w[1]), "{blocks:?}");
-    let stats = pipeline.stats();
-    let i = stats.ingest.clone().unwrap();
+    // The ingest thread publishes its counters on its timer tick, so the answers can
+    // arrive before the snapshot that counts their frames: wait for it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let i = loop {
+        let i = pipeline.stats().ingest.unwrap();
+        if i.frames >= N as u64 || std::time::Instant::now() > deadline {
+            break i;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    assert_eq!(i.frames, N as u64, "{i:?}");
     assert!(
         i.pauses > 0,
         "the burst must have paused the connection: {i:?}"
