@@ -2,7 +2,10 @@
 //! is refused again until its expiration has passed.
 //!
 //! Lookups go through [`IdTable`], an open-addressing table keyed by the id's first 24
-//! bytes in 32-byte slots, one to a half cache line (a lookup misses to memory once).
+//! bytes in 32-byte slots, one to a half cache line. A new id (nearly every one) is
+//! found absent after reading one line of the table's control bytes and written into
+//! its home slot or one soon after; the BLP asks for both lines ahead
+//! ([`TransactionDedup::prefetch`]).
 //! Two transactions whose ids share 24 bytes would be one to the index; finding such
 //! a pair costs about 2⁹⁶ SHA-256 hashes (the reference's ids are 20 bytes).
 //! It is never iterated; expiry and the state digest walk `by_expiration`, an ordered

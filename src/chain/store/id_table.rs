@@ -5,7 +5,7 @@
 //! more than the caches of the CPU: each lookup is a miss to memory. Unlike a library
 //! map, this one can say where an id will land ([`IdTable::prefetch`],
 //! [`SlotPrefetcher`]), so a caller that knows the ids it will look up next asks for
-//! their slots first and the misses overlap instead of adding up.
+//! for their control bytes and slots first and the misses overlap instead of adding up.
 //!
 //! Ids are hashes or keys that a client can grind, so the slot comes from the id's
 //! first eight bytes mixed with a per-table secret (as std's `RandomState` does):
@@ -14,6 +14,16 @@
 //! (the one walk, [`IdTable::retain`], only keeps or drops). Removal shifts the run
 //! after the hole back (no tombstones), so lookups stay short however many ids come
 //! and go. The table is kept at most half full.
+//!
+//! Beside the slots, a control byte per slot says whether the slot is used and, if so,
+//! holds seven more bits of the id's hash (the scheme of SwissTable and `hashbrown`).
+//! A lookup walks the control bytes, sixty-four to a cache line, and reads a slot only
+//! where the bits agree (one used slot in 128 that it passes). Most lookups of a fresh
+//! id (the common case of the duplicate checks: nearly every transaction is new) then
+//! read one line of control bytes (which are a small fraction of the slots' size, so
+//! often still cached) instead of the home slot and each slot of the run after it:
+//! each of those further reads waits for the one before, so prefetching cannot
+//! overlap them. Recording an id writes its slot without reading it.
 //!
 //! A table may keep only the first `K` bytes of each id, and may align its slots
 //! (`A`, such as [`Align32`]): a slot then fits one cache line, so a lookup that
@@ -28,6 +38,8 @@ use super::{advise_huge_pages, prefetch_bytes};
 /// module docs).
 #[derive(Clone)]
 pub struct IdTable<V, const K: usize = 32, A = ()> {
+    /// Per slot: [`EMPTY`], or [`tag_of`] the hash of the id it holds.
+    ctrl: Vec<u8>,
     slots: Vec<Slot<V, K, A>>,
     /// `slots.len() - 1`; the length is a power of two.
     mask: usize,
@@ -39,7 +51,6 @@ pub struct IdTable<V, const K: usize = 32, A = ()> {
 struct Slot<V, const K: usize, A> {
     id: [u8; K],
     value: V,
-    used: bool,
     /// Sized zero: gives the slot `A`'s alignment.
     _align: [A; 0],
 }
@@ -65,22 +76,38 @@ fn key_of<const K: usize>(id: &[u8; 32]) -> &[u8; K] {
 
 const MIN_SLOTS: usize = 16;
 
+/// The control byte of an unused slot. A used slot's has its top bit set.
+const EMPTY: u8 = 0;
+
 /// A fresh secret from std's per-process random keys.
 pub fn random_secret() -> u64 {
     use std::hash::BuildHasher;
     std::collections::hash_map::RandomState::new().hash_one(0x0063_6172_6279_6e65_u64)
 }
 
-/// The slot of `id` in a table of `mask + 1` slots under `secret`: SplitMix64's
-/// finaliser over the keyed prefix.
+/// The hash of `id` under `secret`: SplitMix64's finaliser over the keyed prefix. Its
+/// low bits pick the home slot, its top seven the control byte.
 #[inline(always)]
-fn home_of(id: &[u8], secret: u64, mask: usize) -> usize {
+fn hash_of(id: &[u8], secret: u64) -> u64 {
     let mut prefix = [0u8; 8];
     prefix.copy_from_slice(&id[..8]);
     let mut z = u64::from_le_bytes(prefix) ^ secret;
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    (z ^ (z >> 31)) as usize & mask
+    z ^ (z >> 31)
+}
+
+/// The home slot of a hash in a table of `mask + 1` slots (fewer than 2⁵⁷, so the
+/// bits it uses are not the tag's).
+#[inline(always)]
+fn home_of(hash: u64, mask: usize) -> usize {
+    hash as usize & mask
+}
+
+/// The control byte of a used slot whose id has this hash: never [`EMPTY`].
+#[inline(always)]
+fn tag_of(hash: u64) -> u8 {
+    0x80 | (hash >> 57) as u8
 }
 
 impl<V: Copy + Default, const K: usize, A: Copy> Default for IdTable<V, K, A> {
@@ -106,7 +133,6 @@ impl<V: Copy + Default, const K: usize, A: Copy> IdTable<V, K, A> {
         let empty = Slot {
             id: [0; K],
             value: V::default(),
-            used: false,
             _align: [],
         };
         let mut slots = Vec::with_capacity(n);
@@ -116,6 +142,7 @@ impl<V: Copy + Default, const K: usize, A: Copy> IdTable<V, K, A> {
         );
         slots.resize(n, empty);
         IdTable {
+            ctrl: vec![EMPTY; n],
             slots,
             mask: n - 1,
             len: 0,
@@ -136,8 +163,8 @@ impl<V: Copy + Default, const K: usize, A: Copy> IdTable<V, K, A> {
         self.slots.len() / 2
     }
     #[inline(always)]
-    fn home(&self, key: &[u8; K]) -> usize {
-        home_of(key, self.secret, self.mask)
+    fn hash(&self, key: &[u8; K]) -> u64 {
+        hash_of(key, self.secret)
     }
     /// The slot holding `id`, or the empty slot that ends its run.
     #[inline]
@@ -146,13 +173,15 @@ impl<V: Copy + Default, const K: usize, A: Copy> IdTable<V, K, A> {
     }
     #[inline]
     fn find_key(&self, key: &[u8; K]) -> (usize, bool) {
-        let mut i = self.home(key);
+        let hash = self.hash(key);
+        let tag = tag_of(hash);
+        let mut i = home_of(hash, self.mask);
         loop {
-            let s = &self.slots[i];
-            if !s.used {
+            let c = self.ctrl[i];
+            if c == EMPTY {
                 return (i, false);
             }
-            if &s.id == key {
+            if c == tag && &self.slots[i].id == key {
                 return (i, true);
             }
             i = (i + 1) & self.mask;
@@ -200,10 +229,11 @@ impl<V: Copy + Default, const K: usize, A: Copy> IdTable<V, K, A> {
         }
     }
     fn put(&mut self, i: usize, id: &[u8; 32], value: V) {
+        let key = key_of(id);
+        self.ctrl[i] = tag_of(self.hash(key));
         self.slots[i] = Slot {
-            id: *key_of(id),
+            id: *key,
             value,
-            used: true,
             _align: [],
         };
         self.len += 1;
@@ -221,10 +251,10 @@ impl<V: Copy + Default, const K: usize, A: Copy> IdTable<V, K, A> {
         let mut j = hole;
         loop {
             j = (j + 1) & self.mask;
-            if !self.slots[j].used {
+            if self.ctrl[j] == EMPTY {
                 break;
             }
-            let home = self.home(&self.slots[j].id);
+            let home = home_of(self.hash(&self.slots[j].id), self.mask);
             let stays = if hole <= j {
                 hole < home && home <= j
             } else {
@@ -232,34 +262,30 @@ impl<V: Copy + Default, const K: usize, A: Copy> IdTable<V, K, A> {
             };
             if !stays {
                 self.slots[hole] = self.slots[j];
+                self.ctrl[hole] = self.ctrl[j];
                 hole = j;
             }
         }
-        self.slots[hole].used = false;
+        self.ctrl[hole] = EMPTY;
         self.len -= 1;
         Some(value)
     }
     /// Forgets every id, keeping the memory (and so the slots' addresses).
     pub fn clear(&mut self) {
-        for s in &mut self.slots {
-            s.used = false;
-        }
+        self.ctrl.fill(EMPTY);
         self.len = 0;
     }
     /// Keeps only the ids for which `keep` is true (given the part of the id the
     /// table keeps), in place: the memory (and so the slots' addresses) stays.
     pub fn retain(&mut self, mut keep: impl FnMut(&[u8; K], &V) -> bool) {
         let kept: Vec<Slot<V, K, A>> = self
-            .slots
-            .iter()
-            .filter(|s| s.used && keep(&s.id, &s.value))
+            .used_slots()
+            .filter(|s| keep(&s.id, &s.value))
             .copied()
             .collect();
         self.clear();
         for s in kept {
-            let (i, _) = self.find_key(&s.id);
-            self.slots[i] = s;
-            self.len += 1;
+            self.put_slot(s);
         }
     }
     /// Room for `n` more ids without growing.
@@ -271,22 +297,48 @@ impl<V: Copy + Default, const K: usize, A: Copy> IdTable<V, K, A> {
     }
     fn grow_for(&mut self, len: usize) {
         let mut bigger = IdTable::with_secret(self.secret, len.max(self.slots.len()));
-        for s in self.slots.iter().filter(|s| s.used) {
-            let (i, _) = bigger.find_key(&s.id);
-            bigger.slots[i] = *s;
+        for s in self.used_slots() {
+            bigger.put_slot(*s);
         }
-        bigger.len = self.len;
         *self = bigger;
     }
-    /// Asks the CPU to start loading the slot where `id` lives or would go.
+    /// The used slots, in no meaningful order.
+    fn used_slots(&self) -> impl Iterator<Item = &Slot<V, K, A>> {
+        self.ctrl
+            .iter()
+            .zip(&self.slots)
+            .filter(|(c, _)| **c != EMPTY)
+            .map(|(_, s)| s)
+    }
+    /// Puts `s` where its id goes; the id must not be in the table.
+    fn put_slot(&mut self, s: Slot<V, K, A>) {
+        let hash = self.hash(&s.id);
+        let mut i = home_of(hash, self.mask);
+        while self.ctrl[i] != EMPTY {
+            i = (i + 1) & self.mask;
+        }
+        self.ctrl[i] = tag_of(hash);
+        self.slots[i] = s;
+        self.len += 1;
+    }
+    /// Asks the CPU to start loading what a lookup of `id` that finds it reads: the
+    /// control bytes from its home slot on, and the home slot.
     #[inline(always)]
     pub fn prefetch(&self, id: &[u8; 32]) {
         self.prefetcher().prefetch(id);
+    }
+    /// Asks the CPU to start loading what a lookup of `id` that does not find it
+    /// reads, and an insertion of it: the control bytes from its home slot on (see
+    /// [`SlotPrefetcher::prefetch_probe`]).
+    #[inline(always)]
+    pub fn prefetch_probe(&self, id: &[u8; 32]) {
+        self.prefetcher().prefetch_probe(id);
     }
     /// Where this table's slots are now, for prefetching without holding the table
     /// (from outside a lock that guards it, say).
     pub fn prefetcher(&self) -> SlotPrefetcher {
         SlotPrefetcher {
+            ctrl: self.ctrl.as_ptr() as usize,
             base: self.slots.as_ptr() as usize,
             mask: self.mask,
             secret: self.secret,
@@ -300,6 +352,7 @@ impl<V: Copy + Default, const K: usize, A: Copy> IdTable<V, K, A> {
 /// or was dropped only prefetches the wrong memory: results never depend on it.
 #[derive(Clone, Copy)]
 pub struct SlotPrefetcher {
+    ctrl: usize,
     base: usize,
     mask: usize,
     secret: u64,
@@ -307,18 +360,35 @@ pub struct SlotPrefetcher {
 }
 
 impl SlotPrefetcher {
-    /// Asks the CPU to start loading the slot where `id` lives or would go.
+    /// As [`IdTable::prefetch`]: the control bytes and the home slot, for a lookup
+    /// that will likely find `id`.
     #[inline(always)]
     pub fn prefetch(&self, id: &[u8; 32]) {
-        let i = home_of(id, self.secret, self.mask);
+        let i = self.prefetch_ctrl(id);
         let at = self.base.wrapping_add(i.wrapping_mul(self.slot_bytes));
         prefetch_bytes(at as *const u8, self.slot_bytes);
+    }
+    /// As [`IdTable::prefetch_probe`]: only the control bytes, for a lookup that will
+    /// likely not find `id` or an insertion (whose write needs nothing loaded). One
+    /// line instead of the slot's too: a lookup of a fresh id reads its home slot
+    /// only one time in 128 that it is used.
+    #[inline(always)]
+    pub fn prefetch_probe(&self, id: &[u8; 32]) {
+        self.prefetch_ctrl(id);
+    }
+    /// Prefetches `id`'s home control byte (its run of them lies mostly in the same
+    /// line); its home slot.
+    #[inline(always)]
+    fn prefetch_ctrl(&self, id: &[u8; 32]) -> usize {
+        let i = home_of(hash_of(id, self.secret), self.mask);
+        prefetch_bytes(self.ctrl.wrapping_add(i) as *const u8, 1);
+        i
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Align32, Align64, IdTable, Slot};
+    use super::{hash_of, tag_of, Align32, Align64, IdTable, Slot, EMPTY};
     use proptest::prelude::*;
     use std::collections::BTreeMap;
 
@@ -398,7 +468,11 @@ mod tests {
                     prop_assert_eq!(t.contains(&k), model.contains_key(&k));
                 }
             }
-            prop_assert_eq!(t.slots.iter().filter(|s| s.used).count(), model.len());
+            prop_assert_eq!(t.used_slots().count(), model.len());
+            // Every used slot's control byte is its id's tag; the others are empty.
+            for (c, s) in t.ctrl.iter().zip(&t.slots) {
+                prop_assert!(*c == EMPTY || *c == tag_of(hash_of(&s.id, t.secret)));
+            }
         }
         Ok(())
     }
@@ -430,7 +504,7 @@ mod tests {
     fn aligned_slots_fit_a_line() {
         assert_eq!(std::mem::size_of::<Slot<u32, 24, Align32>>(), 32);
         assert_eq!(std::mem::size_of::<Slot<[u8; 28], 24, Align64>>(), 64);
-        assert_eq!(std::mem::size_of::<Slot<u32, 32, ()>>(), 40);
+        assert_eq!(std::mem::size_of::<Slot<u32, 32, ()>>(), 36);
         for capacity in [0, 5, 1000, 100_000] {
             let t = IdTable::<u32, 24, Align32>::with_capacity(capacity);
             assert_eq!(t.slots.as_ptr() as usize % 32, 0);
