@@ -23,7 +23,8 @@
 //! read one line of control bytes (which are a small fraction of the slots' size, so
 //! often still cached) instead of the home slot and each slot of the run after it:
 //! each of those further reads waits for the one before, so prefetching cannot
-//! overlap them. Recording an id writes its slot without reading it.
+//! overlap them. Recording an id compares no slot, but its write still loads the
+//! slot's line, so insertions ask for that line too ([`IdTable::prefetch`]).
 //!
 //! A table may keep only the first `K` bytes of each id, and may align its slots
 //! (`A`, such as [`Align32`]): a slot then fits one cache line, so a lookup that
@@ -321,14 +322,16 @@ impl<V: Copy + Default, const K: usize, A: Copy> IdTable<V, K, A> {
         self.slots[i] = s;
         self.len += 1;
     }
-    /// Asks the CPU to start loading what a lookup of `id` that finds it reads: the
-    /// control bytes from its home slot on, and the home slot.
+    /// Asks the CPU to start loading what a lookup of `id` that finds it reads, or an
+    /// insertion of it writes: the control bytes from its home slot on, and the home
+    /// slot. A write to a line that is not loaded stalls the core as a read does
+    /// (its store waits in the queue), so insertions want both lines.
     #[inline(always)]
     pub fn prefetch(&self, id: &[u8; 32]) {
         self.prefetcher().prefetch(id);
     }
     /// Asks the CPU to start loading what a lookup of `id` that does not find it
-    /// reads, and an insertion of it: the control bytes from its home slot on (see
+    /// reads: the control bytes from its home slot on (see
     /// [`SlotPrefetcher::prefetch_probe`]).
     #[inline(always)]
     pub fn prefetch_probe(&self, id: &[u8; 32]) {
@@ -361,7 +364,7 @@ pub struct SlotPrefetcher {
 
 impl SlotPrefetcher {
     /// As [`IdTable::prefetch`]: the control bytes and the home slot, for a lookup
-    /// that will likely find `id`.
+    /// that will likely find `id` or an insertion.
     #[inline(always)]
     pub fn prefetch(&self, id: &[u8; 32]) {
         let i = self.prefetch_ctrl(id);
@@ -369,15 +372,14 @@ impl SlotPrefetcher {
         prefetch_bytes(at as *const u8, self.slot_bytes);
     }
     /// As [`IdTable::prefetch_probe`]: only the control bytes, for a lookup that will
-    /// likely not find `id` or an insertion (whose write needs nothing loaded). One
-    /// line instead of the slot's too: a lookup of a fresh id reads its home slot
-    /// only one time in 128 that it is used.
+    /// likely not find `id`. One line instead of the slot's too: a lookup of a fresh
+    /// id reads its home slot only one time in 128 that it is used.
     #[inline(always)]
     pub fn prefetch_probe(&self, id: &[u8; 32]) {
         self.prefetch_ctrl(id);
     }
     /// Prefetches `id`'s home control byte (its run of them lies mostly in the same
-    /// line); its home slot.
+    /// line). Returns its home slot.
     #[inline(always)]
     fn prefetch_ctrl(&self, id: &[u8; 32]) -> usize {
         let i = home_of(hash_of(id, self.secret), self.mask);
