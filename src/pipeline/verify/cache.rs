@@ -65,9 +65,9 @@ const PREFETCH_AHEAD: usize = 16;
 /// The signature cache (see the module docs). Sharded by id so workers rarely contend.
 pub struct SeenCache {
     shards: Vec<Mutex<Shard>>,
-    /// Where each shard's slots are, for prefetching before the lock is taken. Each
-    /// shard is sized for its bound at once and never grows (it evicts instead), so
-    /// these stay right.
+    /// Where each shard's control bytes and slots are, for prefetching before the lock
+    /// is taken. Each shard is sized for its bound at once and never grows (it evicts
+    /// instead), so these stay right.
     slots: Vec<SlotPrefetcher>,
     shard_max: usize,
     /// Head block time, published by the output stage: entries expire with their
