@@ -1,13 +1,19 @@
 //! The verify stage's work before any signature check: strict decoding of a signed
 //! transfer's canonical bytes, its stateless checks, and the three hashes (id,
-//! signing digest, merkle leaf). Per transaction, one core.
+//! signing digest, merkle leaf). Per transaction, one core. The `sha256` group sets
+//! the three digests one stream at a time (`sha2`) against four side by side
+//! (`protocol::sha256_lanes`).
 
 use carbyne::bench::stages::transfers;
-use carbyne::pipeline::verify::{hash_decoded, TRANSACTION_BYTES_MAX};
+use carbyne::pipeline::verify::{
+    hash_decoded, hash_decoded_batch, unsigned_part, TRANSACTION_BYTES_MAX,
+};
 use carbyne::protocol::codec::{decode, encode};
+use carbyne::protocol::sha256_lanes::{sha256_many, Parts};
 use carbyne::protocol::SignedTransaction;
 use carbyne::test_utils::DevChain;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use sha2::{Digest, Sha256};
 use std::hint::black_box;
 
 const TXS: usize = 1024;
@@ -35,6 +41,68 @@ fn bench_decode_hash(c: &mut Criterion) {
                     decode("signed transaction", t, TRANSACTION_BYTES_MAX).expect("decodes");
                 black_box(hash_decoded(s, t, &chain_id).expect("valid"));
             }
+        })
+    });
+    g.bench_function("decode_and_hash_batched_256", |b| {
+        b.iter(|| {
+            for chunk in bytes.chunks(256) {
+                let decoded = chunk
+                    .iter()
+                    .map(|t| {
+                        let s: SignedTransaction =
+                            decode("signed transaction", t, TRANSACTION_BYTES_MAX)
+                                .expect("decodes");
+                        (s, &t[..])
+                    })
+                    .collect();
+                for h in hash_decoded_batch(decoded, &chain_id) {
+                    black_box(h.expect("valid"));
+                }
+            }
+        })
+    });
+    g.finish();
+
+    // The three digests of each transaction alone, without decoding.
+    let split: Vec<(&[u8], &[u8])> = bytes
+        .iter()
+        .map(|t| {
+            let s: SignedTransaction =
+                decode("signed transaction", t, TRANSACTION_BYTES_MAX).expect("decodes");
+            let unsigned = unsigned_part(&s, t).expect("canonical");
+            (unsigned, &t[..])
+        })
+        .collect();
+    let mut g = c.benchmark_group("sha256");
+    g.sample_size(20);
+    g.throughput(Throughput::Elements(TXS as u64));
+    g.bench_function("three_digests_one_stream", |b| {
+        b.iter(|| {
+            for (unsigned, all) in &split {
+                let id = Sha256::digest(unsigned);
+                let mut d = Sha256::new();
+                d.update(chain_id.0);
+                d.update(unsigned);
+                let leaf = Sha256::digest(all);
+                black_box((id, d.finalize(), leaf));
+            }
+        })
+    });
+    let mut out = vec![[0u8; 32]; 3 * TXS];
+    g.bench_function("three_digests_four_lanes", |b| {
+        b.iter(|| {
+            let msgs: Vec<Parts> = split
+                .iter()
+                .flat_map(|&(unsigned, all)| {
+                    [
+                        [unsigned, &[][..]],
+                        [&chain_id.0[..], unsigned],
+                        [all, &[][..]],
+                    ]
+                })
+                .collect();
+            sha256_many(&msgs, &mut out);
+            black_box(&out);
         })
     });
     g.finish();

@@ -2,7 +2,7 @@
 //! round trips through borsh and JSON, canonicality under mutation, no panics on
 //! arbitrary input; and unit tests of each rule decoders enforce.
 
-use carbyne::pipeline::verify::{hash_decoded, hash_transaction};
+use carbyne::pipeline::verify::{hash_decoded, hash_decoded_batch, hash_transaction};
 use carbyne::protocol::codec::{self, encode, CodecError};
 use carbyne::protocol::ids::INSTANCE_MAX;
 use carbyne::protocol::memo::Memo;
@@ -335,6 +335,45 @@ proptest! {
                     prop_assert_eq!(a.merkle_leaf, b.merkle_leaf);
                     prop_assert_eq!(a.packed_size, b.packed_size);
                     prop_assert_eq!(a.packed_size as usize, bytes.len());
+                }
+                (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string()),
+                (a, b) => prop_assert!(false, "disagree: {:?} / {:?}", a.is_ok(), b.is_ok()),
+            }
+        }
+    }
+
+    /// A verify worker hashes a batch at once (`hash_decoded_batch`, several SHA-256
+    /// streams side by side): the same results, in order, as one at a time, invalid
+    /// transactions included.
+    #[test]
+    fn hashing_a_batch_equals_hashing_each(
+        batch in vec((signed_transaction(), vec(mutation(), 0..2)), 0..9),
+        chain in any::<[u8; 32]>(),
+    ) {
+        let chain_id = ChainId(chain);
+        let mut decoded = Vec::new();
+        for (st, mutations) in &batch {
+            let mut bytes = encode(st);
+            for m in mutations {
+                apply(&mut bytes, m);
+            }
+            if let Ok(v) = decode_signed(&bytes) {
+                decoded.push((v, bytes));
+            }
+        }
+        let together = hash_decoded_batch(
+            decoded.iter().map(|(v, b)| (v.clone(), &b[..])).collect(),
+            &chain_id,
+        );
+        prop_assert_eq!(together.len(), decoded.len());
+        for ((v, bytes), t) in decoded.iter().zip(together) {
+            match (hash_decoded(v.clone(), bytes, &chain_id), t) {
+                (Ok(a), Ok(b)) => {
+                    prop_assert_eq!(a.id, b.id);
+                    prop_assert_eq!(a.digest, b.digest);
+                    prop_assert_eq!(a.merkle_leaf, b.merkle_leaf);
+                    prop_assert_eq!(a.packed_size, b.packed_size);
+                    prop_assert_eq!(&*a.trx, &*b.trx);
                 }
                 (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string()),
                 (a, b) => prop_assert!(false, "disagree: {:?} / {:?}", a.is_ok(), b.is_ok()),

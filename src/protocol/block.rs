@@ -8,10 +8,11 @@
 //!   each level hashes pairs `SHA-256(left ‖ right)`, an odd last node moves up unpaired;
 //!   no transactions gives 32 zero bytes.
 
-use super::codec::{encode, sha256, sha256_pair};
+use super::codec::{encode, sha256};
 use super::extensions::Extensions;
 use super::ids::WitnessId;
 use super::keys::Signature;
+use super::sha256_lanes::merkle_level_in_place;
 use super::time::TimePointSec;
 use super::transaction::{digest_type, ChainId, Digest32, SignedTransaction};
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -88,9 +89,7 @@ pub fn merkle_root_in_place(level: &mut [[u8; 32]]) -> Digest32 {
     // Each level is written over the front of the one below it.
     let mut len = level.len();
     while len > 1 {
-        for i in 0..len / 2 {
-            level[i] = sha256_pair(&level[2 * i], &level[2 * i + 1]);
-        }
+        merkle_level_in_place(&mut level[..len], len / 2);
         if len % 2 == 1 {
             level[len / 2] = level[len - 1];
         }

@@ -53,51 +53,22 @@ pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {
 }
 
 /// SHA-256's initial state (FIPS 180-4, 5.3.3).
-const SHA256_IV: [u32; 8] = [
+pub(crate) const SHA256_IV: [u32; 8] = [
     0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
 ];
 
-/// The padding block of a 64-byte message: the 1 bit, zeros, and the length, 512 bits.
-const SHA256_PAD_64: [u8; 64] = {
-    let mut b = [0u8; 64];
-    b[0] = 0x80;
-    b[62] = 0x02;
-    b
-};
-
-/// `SHA-256(left ‖ right)`, the same as `sha256(&[left, right])`: a merkle tree's
-/// inner node. It runs the two compressions of a 64-byte message directly, without
-/// the streaming hasher's buffering.
-pub fn sha256_pair(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
-    let mut block = [0u8; 64];
-    block[..32].copy_from_slice(left);
-    block[32..].copy_from_slice(right);
-    let mut state = SHA256_IV;
-    sha2::block_api::compress256(&mut state, &[block, SHA256_PAD_64]);
-    let mut out = [0u8; 32];
-    for (o, w) in out.chunks_exact_mut(4).zip(state) {
-        o.copy_from_slice(&w.to_be_bytes());
-    }
-    out
-}
-
 /// The three digests of a signed transaction whose encoding is `unsigned ‖ tail`:
 /// `(SHA-256(unsigned), SHA-256(prefix ‖ unsigned), SHA-256(unsigned ‖ tail))`, that is
-/// its id, its signing digest (with the chain id as `prefix`) and its merkle leaf. The
-/// id's and the leaf's hashers share the blocks of `unsigned`.
+/// its id, its signing digest (with the chain id as `prefix`) and its merkle leaf,
+/// hashed side by side ([`super::sha256_lanes`]). The verify stage hashes a whole
+/// batch at once with [`super::sha256_lanes::sha256_many`] instead.
 pub fn sha256_three(prefix: &[u8], unsigned: &[u8], tail: &[u8]) -> [[u8; 32]; 3] {
-    let mut id = Sha256::new();
-    id.update(unsigned);
-    let mut leaf = id.clone();
-    leaf.update(tail);
-    let mut digest = Sha256::new();
-    digest.update(prefix);
-    digest.update(unsigned);
-    [
-        id.finalize().into(),
-        digest.finalize().into(),
-        leaf.finalize().into(),
-    ]
+    let mut out = [[0u8; 32]; 3];
+    super::sha256_lanes::sha256_many(
+        &[[unsigned, &[]], [prefix, unsigned], [unsigned, tail]],
+        &mut out,
+    );
+    out
 }
 
 #[cfg(test)]
@@ -105,21 +76,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    #[test]
-    fn pair_hash_matches_a_known_digest() {
-        // SHA-256 of 64 zero bytes.
-        assert_eq!(
-            hex::encode(sha256_pair(&[0; 32], &[0; 32])),
-            "f5a5fd42d16a20302798ef6ed309979b43003d2320d9f0e8ea9831a92759fb4b"
-        );
-    }
-
     proptest! {
-        #[test]
-        fn pair_hash_is_the_hash_of_the_concatenation(l in any::<[u8; 32]>(), r in any::<[u8; 32]>()) {
-            prop_assert_eq!(sha256_pair(&l, &r), sha256(&[&l, &r]));
-        }
-
         #[test]
         fn three_hashes_are_the_separate_hashes(
             prefix in proptest::collection::vec(any::<u8>(), 0..80),

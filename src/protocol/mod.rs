@@ -16,6 +16,7 @@ pub mod json;
 pub mod keys;
 pub mod memo;
 pub mod operations;
+pub mod sha256_lanes;
 pub mod time;
 pub mod transaction;
 

@@ -13,6 +13,7 @@ use crate::chain::objects::KeyId;
 use crate::chain::{BlockContext, Signer, Signers, VerifiedTransaction};
 use crate::protocol::block::merkle_root;
 use crate::protocol::codec::{self, CodecError};
+use crate::protocol::sha256_lanes;
 use crate::protocol::transaction::TransactionShapeError;
 use crate::protocol::{ChainId, PublicKey, SignedBlock, SignedTransaction};
 use std::sync::Arc;
@@ -98,6 +99,51 @@ pub fn hash_decoded(
         merkle_leaf,
         trx: Arc::new(trx),
     })
+}
+
+/// [`hash_decoded`] for each of `items`, in order. The three digests of every
+/// transaction that passes its stateless checks are computed together, several
+/// messages side by side ([`sha256_lanes`]), which is how the verify worker hashes a
+/// batch.
+pub fn hash_decoded_batch(
+    items: Vec<(SignedTransaction, &[u8])>,
+    chain_id: &ChainId,
+) -> Vec<Result<Hashed, VerifyError>> {
+    let mut valid = Vec::with_capacity(items.len());
+    let mut msgs = Vec::with_capacity(3 * items.len());
+    for (trx, bytes) in items {
+        if let Err(e) = trx.validate() {
+            valid.push(Err(VerifyError::from(e)));
+            continue;
+        }
+        let unsigned =
+            unsigned_part(&trx, bytes).expect("hash_decoded: `bytes` is not the encoding of `trx`");
+        debug_assert_eq!(unsigned, &codec::encode(&trx.trx)[..], "canonical encoding");
+        // Id, signing digest, merkle leaf.
+        msgs.push([unsigned, &[][..]]);
+        msgs.push([&chain_id.0[..], unsigned]);
+        msgs.push([bytes, &[][..]]);
+        valid.push(Ok((trx, bytes.len() as u32)));
+    }
+    let mut digests = vec![[0u8; 32]; msgs.len()];
+    sha256_lanes::sha256_many(&msgs, &mut digests);
+    let mut digests = digests.chunks_exact(3);
+    valid
+        .into_iter()
+        .map(|v| {
+            let (trx, packed_size) = v?;
+            let [id, digest, merkle_leaf] = digests.next().expect("three digests each") else {
+                unreachable!("chunks of three")
+            };
+            Ok(Hashed {
+                id: crate::protocol::TransactionId(*id),
+                digest: *digest,
+                packed_size,
+                merkle_leaf: *merkle_leaf,
+                trx: Arc::new(trx),
+            })
+        })
+        .collect()
 }
 
 /// The unsigned transaction's bytes inside `bytes`, the canonical encoding of `trx`:

@@ -11,7 +11,7 @@
 use super::cache::{KeyDirectory, SeenCache};
 use super::cpu::{self, OnFailure};
 use super::stage::{first_bad_signatures, KeyCache};
-use super::{hash_decoded, Hashed, VerifyError, TRANSACTION_BYTES_MAX};
+use super::{hash_decoded_batch, Hashed, VerifyError, TRANSACTION_BYTES_MAX};
 use crate::chain::objects::KeyId;
 use crate::chain::Signer;
 use crate::chain::VerifiedTransaction;
@@ -22,7 +22,7 @@ use crate::pipeline::message::{code, Checked, Inbound, Origin};
 use crate::pipeline::ring::{Consumer, Producer};
 use crate::pipeline::wait::{Doorbell, Idler, WaitStrategy};
 use crate::protocol::codec;
-use crate::protocol::{ChainId, PublicKey, SignedTransaction, TransactionId};
+use crate::protocol::{ChainId, PublicKey, TransactionId};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -156,10 +156,35 @@ impl VerifyWorker {
     ) -> Vec<(usize, Checked)> {
         local.batches += 1;
         local.received += batch.len() as u64;
-        let mut steps = Vec::with_capacity(batch.len());
+        // Decode each, then hash every decoded one together (several SHA-256 streams
+        // side by side).
+        let mut decoded = Vec::with_capacity(batch.len());
+        let mut failed: Vec<Option<Step>> = Vec::with_capacity(batch.len());
         for (_, inbound) in batch.iter() {
-            steps.push(self.check_one(&inbound.bytes, local));
+            match codec::decode("signed transaction", &inbound.bytes, TRANSACTION_BYTES_MAX) {
+                Ok(trx) => {
+                    decoded.push((trx, &inbound.bytes[..]));
+                    failed.push(None);
+                }
+                Err(e) => {
+                    local.decode_errors += 1;
+                    failed.push(Some(Step::Rejected(code::DECODE, e.to_string())));
+                }
+            }
         }
+        let mut hashed = hash_decoded_batch(decoded, &self.shared.chain_id).into_iter();
+        let mut steps: Vec<Step> = failed
+            .into_iter()
+            .map(|f| {
+                f.unwrap_or_else(|| match hashed.next().expect("one per decoded") {
+                    Ok(h) => Step::Hashed(h),
+                    Err(e) => {
+                        local.invalid += 1;
+                        Step::Rejected(code::INVALID, e.to_string())
+                    }
+                })
+            })
+            .collect();
         self.refuse_duplicates(&mut steps, local);
         let present: Vec<Option<&Hashed>> = steps
             .iter()
@@ -318,25 +343,6 @@ impl VerifyWorker {
             // An exponential average over about eight batches, in per mille.
             self.bad_per_mille = (self.bad_per_mille * 7 + share) / 8;
         }
-    }
-
-    fn check_one(&self, bytes: &[u8], local: &mut VerifyCounts) -> Step {
-        let trx: SignedTransaction =
-            match codec::decode("signed transaction", bytes, TRANSACTION_BYTES_MAX) {
-                Ok(t) => t,
-                Err(e) => {
-                    local.decode_errors += 1;
-                    return Step::Rejected(code::DECODE, e.to_string());
-                }
-            };
-        let h = match hash_decoded(trx, bytes, &self.shared.chain_id) {
-            Ok(h) => h,
-            Err(e) => {
-                local.invalid += 1;
-                return Step::Rejected(code::INVALID, e.to_string());
-            }
-        };
-        Step::Hashed(h)
     }
 
     fn reject(
