@@ -52,7 +52,7 @@ fn bench_decode_hash(c: &mut Criterion) {
                         let s: SignedTransaction =
                             decode("signed transaction", t, TRANSACTION_BYTES_MAX)
                                 .expect("decodes");
-                        (s, &t[..])
+                        (std::sync::Arc::new(s), &t[..])
                     })
                     .collect();
                 for h in hash_decoded_batch(decoded, &chain_id) {

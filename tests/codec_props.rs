@@ -362,7 +362,7 @@ proptest! {
             }
         }
         let together = hash_decoded_batch(
-            decoded.iter().map(|(v, b)| (v.clone(), &b[..])).collect(),
+            decoded.iter().map(|(v, b)| (std::sync::Arc::new(v.clone()), &b[..])).collect(),
             &chain_id,
         );
         prop_assert_eq!(together.len(), decoded.len());

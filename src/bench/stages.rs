@@ -185,7 +185,7 @@ pub fn run(budget: Duration, batch: usize, mut progress: impl FnMut(&str)) -> St
                 .map(|b| {
                     let t: SignedTransaction =
                         decode("signed transaction", b, TRANSACTION_BYTES_MAX).expect("decodes");
-                    (t, &b[..])
+                    (std::sync::Arc::new(t), &b[..])
                 })
                 .collect();
             for h in hash_decoded_batch(decoded, &chain_id) {

@@ -86,10 +86,7 @@ pub fn hash_decoded(
     bytes: &[u8],
     chain_id: &ChainId,
 ) -> Result<Hashed, VerifyError> {
-    trx.validate()?;
-    let unsigned =
-        unsigned_part(&trx, bytes).expect("hash_decoded: `bytes` is not the encoding of `trx`");
-    debug_assert_eq!(unsigned, &codec::encode(&trx.trx)[..], "canonical encoding");
+    let unsigned = checked_unsigned(&trx, bytes)?;
     let [id, digest, merkle_leaf] =
         codec::sha256_three(&chain_id.0, unsigned, &bytes[unsigned.len()..]);
     Ok(Hashed {
@@ -104,21 +101,22 @@ pub fn hash_decoded(
 /// [`hash_decoded`] for each of `items`, in order. The three digests of every
 /// transaction that passes its stateless checks are computed together, several
 /// messages side by side ([`sha256_lanes`]), which is how the verify worker hashes a
-/// batch.
+/// batch. The transactions come already behind their `Arc`s, so that nothing moves
+/// them again on the way to the BLP.
 pub fn hash_decoded_batch(
-    items: Vec<(SignedTransaction, &[u8])>,
+    items: Vec<(Arc<SignedTransaction>, &[u8])>,
     chain_id: &ChainId,
 ) -> Vec<Result<Hashed, VerifyError>> {
     let mut valid = Vec::with_capacity(items.len());
     let mut msgs = Vec::with_capacity(3 * items.len());
     for (trx, bytes) in items {
-        if let Err(e) = trx.validate() {
-            valid.push(Err(VerifyError::from(e)));
-            continue;
-        }
-        let unsigned =
-            unsigned_part(&trx, bytes).expect("hash_decoded: `bytes` is not the encoding of `trx`");
-        debug_assert_eq!(unsigned, &codec::encode(&trx.trx)[..], "canonical encoding");
+        let unsigned = match checked_unsigned(&trx, bytes) {
+            Ok(u) => u,
+            Err(e) => {
+                valid.push(Err(e));
+                continue;
+            }
+        };
         // Id, signing digest, merkle leaf.
         msgs.push([unsigned, &[][..]]);
         msgs.push([&chain_id.0[..], unsigned]);
@@ -140,10 +138,20 @@ pub fn hash_decoded_batch(
                 digest: *digest,
                 packed_size,
                 merkle_leaf: *merkle_leaf,
-                trx: Arc::new(trx),
+                trx,
             })
         })
         .collect()
+}
+
+/// `trx`'s stateless checks; then the unsigned transaction's bytes inside `bytes`, which
+/// must be what `trx` was decoded from.
+fn checked_unsigned<'a>(trx: &SignedTransaction, bytes: &'a [u8]) -> Result<&'a [u8], VerifyError> {
+    trx.validate()?;
+    let unsigned =
+        unsigned_part(trx, bytes).expect("hash_decoded: `bytes` is not the encoding of `trx`");
+    debug_assert_eq!(unsigned, &codec::encode(&trx.trx)[..], "canonical encoding");
+    Ok(unsigned)
 }
 
 /// The unsigned transaction's bytes inside `bytes`, the canonical encoding of `trx`:

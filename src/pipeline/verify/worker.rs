@@ -1,8 +1,9 @@
 //! A verify worker: one thread of the verify stage.
 //!
-//! Each loop it takes a batch from its input rings (one per producer), then for each
-//! transaction: decode (strict, size-capped), stateless `validate()`, id, signing
-//! digest and merkle leaf; then the duplicate check against recently verified ids, and
+//! Each loop it takes a batch from its input rings (one per producer), decodes each
+//! transaction (strict, size-capped) and runs its stateless `validate()`, then hashes
+//! the batch's ids, signing digests and merkle leaves together (four SHA-256 streams
+//! side by side); then the duplicate check against recently verified ids, and
 //! finally one batch verification over every signature of the batch (bisected when
 //! it fails, so the verdicts are exactly those of the single rule). Rejections are
 //! answered here and counted by kind; every input yields one `Checked` on the output
@@ -163,7 +164,7 @@ impl VerifyWorker {
         for (_, inbound) in batch.iter() {
             match codec::decode("signed transaction", &inbound.bytes, TRANSACTION_BYTES_MAX) {
                 Ok(trx) => {
-                    decoded.push((trx, &inbound.bytes[..]));
+                    decoded.push((Arc::new(trx), &inbound.bytes[..]));
                     failed.push(None);
                 }
                 Err(e) => {
