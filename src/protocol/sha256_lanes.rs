@@ -4,9 +4,10 @@
 //! at the latency of the SHA extensions' round instruction and leaves most of the unit
 //! idle. Four independent streams interleaved in one loop fill it: on this project's
 //! Zen 4 machines a block costs about 40 ns alone and 19 ns per lane with four lanes
-//! (`benches/decode.rs`, `docs/BENCHMARKS.md`). The verify stage hashes a whole batch
-//! of transactions (three digests each) and the block producer a merkle level this
-//! way.
+//! (`docs/BENCHMARKS.md`, thirteenth part of issue 3; `cargo bench --bench decode --
+//! sha256` compares the three digests of a transfer). The verify stage hashes a whole
+//! batch of transactions (three digests each) and the block producer a merkle level
+//! this way.
 //!
 //! The lanes use the x86-64 SHA extensions when the CPU has them (checked once at run
 //! time); otherwise each block goes through the `sha2` crate's compression, one lane
@@ -43,11 +44,11 @@ pub fn merkle_level_in_place(level: &mut [[u8; 32]], pairs: usize) {
             block[..32].copy_from_slice(&level[2 * (i + l)]);
             block[32..].copy_from_slice(&level[2 * (i + l) + 1]);
         }
-        let refs: [&[u8; 64]; LANES] = [&blocks[0], &blocks[1], &blocks[2], &blocks[3]];
+        let refs: [&[u8; 64]; LANES] = std::array::from_fn(|l| &blocks[l]);
         compress(b, &mut states[..n], &refs[..n]);
         compress(b, &mut states[..n], &[&PAD_64; LANES][..n]);
-        // Inputs of pairs i.. are at 2i.. ≥ i + n for every written index < i + n
-        // once i ≥ n, and the first group read all of its inputs above.
+        // This group read its inputs above; later groups read from 2(i + n) on, past
+        // every index written so far (< i + n).
         for (l, state) in states.iter().enumerate().take(n) {
             level[i + l] = digest_bytes(state);
         }
