@@ -6,6 +6,7 @@
 //! (`de_strict_order`), non-UTF-8 strings and non-empty `extensions`. So
 //! `encode(decode(b)) == b` for every `b` that decodes. See `docs/PROTOCOL.md`.
 
+use super::sha256_lanes::{sha256_many, Parts};
 use borsh::{BorshDeserialize, BorshSerialize};
 use sha2::{Digest, Sha256};
 
@@ -52,22 +53,25 @@ pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {
     h.finalize().into()
 }
 
-/// SHA-256's initial state (FIPS 180-4, 5.3.3).
-pub(crate) const SHA256_IV: [u32; 8] = [
-    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
-];
+/// The three messages a signed transaction is hashed as, where `signed` is its
+/// encoding and the first `unsigned_len` bytes of it the unsigned transaction:
+/// `unsigned` (its id), `prefix ‖ unsigned` (its signing digest, with the chain id as
+/// `prefix`) and `signed` (its merkle leaf). Each lies where it is, so the hashing
+/// reads its whole blocks in place.
+pub fn three_messages<'a>(
+    prefix: &'a [u8],
+    signed: &'a [u8],
+    unsigned_len: usize,
+) -> [Parts<'a>; 3] {
+    let unsigned = &signed[..unsigned_len];
+    [[unsigned, &[]], [prefix, unsigned], [signed, &[]]]
+}
 
-/// The three digests of a signed transaction whose encoding is `unsigned ‖ tail`:
-/// `(SHA-256(unsigned), SHA-256(prefix ‖ unsigned), SHA-256(unsigned ‖ tail))`, that is
-/// its id, its signing digest (with the chain id as `prefix`) and its merkle leaf,
-/// hashed side by side ([`super::sha256_lanes`]). The verify stage hashes a whole
-/// batch at once with [`super::sha256_lanes::sha256_many`] instead.
-pub fn sha256_three(prefix: &[u8], unsigned: &[u8], tail: &[u8]) -> [[u8; 32]; 3] {
+/// The digests of [`three_messages`], hashed side by side ([`super::sha256_lanes`]).
+/// The verify stage hashes a whole batch's messages at once instead.
+pub fn sha256_three(prefix: &[u8], signed: &[u8], unsigned_len: usize) -> [[u8; 32]; 3] {
     let mut out = [[0u8; 32]; 3];
-    super::sha256_lanes::sha256_many(
-        &[[unsigned, &[]], [prefix, unsigned], [unsigned, tail]],
-        &mut out,
-    );
+    sha256_many(&three_messages(prefix, signed, unsigned_len), &mut out);
     out
 }
 
@@ -83,7 +87,8 @@ mod tests {
             unsigned in proptest::collection::vec(any::<u8>(), 0..300),
             tail in proptest::collection::vec(any::<u8>(), 0..300),
         ) {
-            let [id, digest, leaf] = sha256_three(&prefix, &unsigned, &tail);
+            let signed = [&unsigned[..], &tail[..]].concat();
+            let [id, digest, leaf] = sha256_three(&prefix, &signed, unsigned.len());
             prop_assert_eq!(id, sha256(&[&unsigned]));
             prop_assert_eq!(digest, sha256(&[&prefix, &unsigned]));
             prop_assert_eq!(leaf, sha256(&[&unsigned, &tail]));

@@ -14,7 +14,10 @@
 //! after another. Both give exactly `sha2::Sha256`'s digests: the property tests
 //! below compare them on random messages of every length around the block edges.
 
-use super::codec::SHA256_IV;
+/// SHA-256's initial state (FIPS 180-4, 5.3.3).
+const SHA256_IV: [u32; 8] = [
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+];
 
 /// Lanes hashed together.
 pub const LANES: usize = 4;

@@ -87,15 +87,12 @@ pub fn hash_decoded(
     chain_id: &ChainId,
 ) -> Result<Hashed, VerifyError> {
     let unsigned = checked_unsigned(&trx, bytes)?;
-    let [id, digest, merkle_leaf] =
-        codec::sha256_three(&chain_id.0, unsigned, &bytes[unsigned.len()..]);
-    Ok(Hashed {
-        id: crate::protocol::TransactionId(id),
-        digest,
-        packed_size: bytes.len() as u32,
-        merkle_leaf,
-        trx: Arc::new(trx),
-    })
+    let digests = codec::sha256_three(&chain_id.0, bytes, unsigned.len());
+    Ok(Hashed::from_digests(
+        Arc::new(trx),
+        bytes.len() as u32,
+        digests,
+    ))
 }
 
 /// [`hash_decoded`] for each of `items`, in order. The three digests of every
@@ -117,10 +114,7 @@ pub fn hash_decoded_batch(
                 continue;
             }
         };
-        // Id, signing digest, merkle leaf.
-        msgs.push([unsigned, &[][..]]);
-        msgs.push([&chain_id.0[..], unsigned]);
-        msgs.push([bytes, &[][..]]);
+        msgs.extend(codec::three_messages(&chain_id.0, bytes, unsigned.len()));
         valid.push(Ok((trx, bytes.len() as u32)));
     }
     let mut digests = vec![[0u8; 32]; msgs.len()];
@@ -130,16 +124,12 @@ pub fn hash_decoded_batch(
         .into_iter()
         .map(|v| {
             let (trx, packed_size) = v?;
-            let [id, digest, merkle_leaf] = digests.next().expect("three digests each") else {
-                unreachable!("chunks of three")
-            };
-            Ok(Hashed {
-                id: crate::protocol::TransactionId(*id),
-                digest: *digest,
-                packed_size,
-                merkle_leaf: *merkle_leaf,
+            let three = digests.next().expect("three digests each");
+            Ok(Hashed::from_digests(
                 trx,
-            })
+                packed_size,
+                three.try_into().expect("chunks of three"),
+            ))
         })
         .collect()
 }
@@ -174,6 +164,20 @@ pub fn signers(trx: &SignedTransaction, keys: &dyn KeyLookup) -> Signers {
 }
 
 impl Hashed {
+    /// From the digests of [`codec::three_messages`]: id, signing digest, merkle leaf.
+    fn from_digests(
+        trx: Arc<SignedTransaction>,
+        packed_size: u32,
+        [id, digest, merkle_leaf]: [[u8; 32]; 3],
+    ) -> Self {
+        Hashed {
+            id: crate::protocol::TransactionId(id),
+            digest,
+            packed_size,
+            merkle_leaf,
+            trx,
+        }
+    }
     /// The BLP's input, once every signature has been checked.
     pub(crate) fn into_verified(self, keys: &dyn KeyLookup) -> VerifiedTransaction {
         let signers = signers(&self.trx, keys);
